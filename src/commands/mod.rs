@@ -1,0 +1,105 @@
+//! One use case per subcommand; the only place that combines the store, the provider and the
+//! loopback adapters. Commands take resolved settings, never raw arguments from the environment.
+
+mod fresh;
+mod list;
+mod login;
+mod refresh;
+mod revoke;
+mod token;
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::cli::{Cli, Command};
+use crate::error::Error;
+use crate::model::{ProfileName, parse_duration};
+use crate::output::Printer;
+use crate::provider::http::Http;
+use crate::settings::Settings;
+use crate::store::{SqliteStore, TokenStore};
+
+pub use fresh::{Fresh, Policy, get_fresh};
+
+/// What every command gets: settings, the printer, and a lazily built HTTP client.
+#[derive(Debug)]
+pub struct Ctx {
+    pub settings: Settings,
+    pub printer: Printer,
+    http: OnceLock<Http>,
+}
+
+impl Ctx {
+    #[must_use]
+    pub fn new(settings: Settings, printer: Printer) -> Self {
+        Self { settings, printer, http: OnceLock::new() }
+    }
+
+    /// The HTTP client, built on first use so the cached-token path never pays for TLS set-up.
+    ///
+    /// # Errors
+    /// When `TOKCLI_CA_FILE` is unreadable.
+    pub fn http(&self) -> Result<&Http, Error> {
+        if let Some(h) = self.http.get() {
+            return Ok(h);
+        }
+        let h = Http::new()?;
+        Ok(self.http.get_or_init(|| h))
+    }
+
+    /// Opens the existing store, or `None` when nothing was ever stored.
+    ///
+    /// # Errors
+    /// Exit 5 when the store is unreadable.
+    pub fn store(&self) -> Result<Option<SqliteStore>, Error> {
+        SqliteStore::open_existing(&self.settings.paths, &self.settings.open)
+    }
+
+    /// Opens the store or creates it (only for commands that store a new grant).
+    ///
+    /// # Errors
+    /// Exit 5/6 when it cannot be created.
+    pub fn store_or_create(&self) -> Result<SqliteStore, Error> {
+        SqliteStore::open_or_create(&self.settings.paths, &self.settings.open)
+    }
+}
+
+/// Turns a `--timeout` value into an absolute deadline.
+///
+/// # Errors
+/// A usage error for malformed durations.
+pub fn deadline(timeout: &str) -> Result<Instant, Error> {
+    let d = parse_duration(timeout)?;
+    Ok(Instant::now() + d.max(Duration::from_millis(1)))
+}
+
+/// The error for a profile that does not exist.
+#[must_use]
+pub fn no_such_profile(name: &ProfileName) -> Error {
+    Error::relogin(format!("no profile named {name}"))
+        .hint(format!("run `tokcli login <provider> --profile {name}`, or `tokcli list` to see the stored profiles"))
+}
+
+/// Looks a profile up, failing with exit 3 when it does not exist.
+///
+/// # Errors
+/// Exit 3 for unknown profiles; store errors as they are.
+pub fn require(store: Option<&SqliteStore>, name: &ProfileName) -> Result<crate::store::Profile, Error> {
+    store.map(|s| s.get(name)).transpose()?.flatten().ok_or_else(|| no_such_profile(name))
+}
+
+/// Runs the parsed command.
+///
+/// # Errors
+/// Any classified error; `main` maps it to the exit code.
+pub fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
+    let settings = Settings::resolve(cli.home.clone(), cli.fix_permissions)?;
+    let ctx = Ctx::new(settings, printer);
+    match cli.command {
+        Command::Login(a) => login::run(&ctx, &a),
+        Command::Token(a) => token::run(&ctx, &a),
+        Command::Refresh(a) => refresh::run(&ctx, &a),
+        Command::List(a) => list::run(&ctx, &a),
+        Command::Revoke(a) => revoke::run(&ctx, &a),
+    }
+}

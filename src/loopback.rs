@@ -1,0 +1,386 @@
+//! The RFC 8252 loopback redirect: a tiny_http listener on 127.0.0.1, the browser launcher, and
+//! callback validation (LB-02, LB-05..LB-12, CB-01..CB-07).
+//!
+//! The listener is opened just before the browser starts and closed (dropped) before the code is
+//! exchanged. Stray or hostile requests get a 4xx and the listener keeps waiting; only a request
+//! with the right method, path, Host and `state` can end the wait. Never touches the store.
+
+use std::collections::HashMap;
+use std::io::IsTerminal as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
+use tiny_http::{Header, Response, Server};
+
+use crate::error::{Error, sanitize_provider_text};
+use crate::model::secret;
+
+pub const CALLBACK_PATH: &str = "/callback";
+const DONE_GRACE: Duration = Duration::from_secs(2);
+
+/// A bound loopback listener.
+pub struct Listener {
+    server: Server,
+    host: String,
+    pub redirect_uri: String,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener").field("redirect_uri", &self.redirect_uri).finish_non_exhaustive()
+    }
+}
+
+/// What the callback must carry.
+pub struct Expect<'a> {
+    pub state: &'a SecretString,
+    /// The issuer the request was sent to (CB-03, CB-04).
+    pub issuer: Option<&'a str>,
+    /// The AS advertises `authorization_response_iss_parameter_supported`.
+    pub iss_required: bool,
+}
+
+/// Binds 127.0.0.1 on an ephemeral port, or on the first free port of `ports` (LB-05, LB-07).
+///
+/// # Errors
+/// Exit 7 naming the ports when none can be bound.
+pub fn bind(ports: &[u16]) -> Result<Listener, Error> {
+    let candidates: Vec<u16> = if ports.is_empty() { vec![0] } else { ports.to_vec() };
+    let mut failures = Vec::new();
+    for port in &candidates {
+        match Server::http(("127.0.0.1", *port)) {
+            Ok(server) => {
+                let actual = server.server_addr().to_ip().map_or(*port, |a| a.port());
+                let host = format!("127.0.0.1:{actual}");
+                let redirect_uri = format!("http://{host}{CALLBACK_PATH}");
+                return Ok(Listener { server, host, redirect_uri });
+            }
+            Err(e) => failures.push(format!("{port} ({e})")),
+        }
+    }
+    Err(Error::login(format!("cannot listen on 127.0.0.1 port {}", failures.join(", ")))
+        .hint("free one of those ports, or pass other ones with --port"))
+}
+
+/// Parses a query string; `None` when a parameter repeats (CB-07, RFC 6749 §3.1).
+#[must_use]
+pub fn parse_query(q: &str) -> Option<HashMap<String, String>> {
+    let mut map = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+        if map.insert(k.into_owned(), v.into_owned()).is_some() {
+            return None;
+        }
+    }
+    Some(map)
+}
+
+fn page(status: u16, title: &str, body: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>tokcli: {title}</title></head>\
+<body style=\"font-family:sans-serif;margin:3em\"><h1>{title}</h1><p>{body}</p></body></html>"
+    );
+    let mut r = Response::from_data(html.into_bytes()).with_status_code(status);
+    for (k, v) in [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cache-Control", "no-store"),
+        ("X-Content-Type-Options", "nosniff"),
+    ] {
+        if let Ok(h) = Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            r.add_header(h);
+        }
+    }
+    r
+}
+
+fn html_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '<' => "&lt;".into(),
+            '>' => "&gt;".into(),
+            '&' => "&amp;".into(),
+            '"' => "&quot;".into(),
+            '\'' => "&#39;".into(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn ct_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Result of checking one callback's parameters against the pending attempt.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Not ours (no or wrong `state`): answer 400 and keep waiting (CB-01, CB-02).
+    Ignore(&'static str),
+    /// Ours, and fatal: the login ends with exit 7.
+    Fail(Error),
+    /// The authorization code.
+    Code(SecretString),
+}
+
+/// Checks callback parameters (CB-01..CB-03). Used by the listener and by pasted redirect URLs.
+#[must_use]
+pub fn check_callback(params: &HashMap<String, String>, expect: &Expect<'_>) -> Verdict {
+    let Some(state) = params.get("state") else { return Verdict::Ignore("missing state") };
+    if !ct_eq(state, expect.state.expose_secret()) {
+        return Verdict::Ignore("wrong state");
+    }
+    match (params.get("iss"), expect.issuer) {
+        (Some(iss), Some(want)) if iss != want => {
+            return Verdict::Fail(
+                Error::login(format!(
+                    "the authorization response came from issuer {:?}, not {want:?} (RFC 9207 mix-up defence)",
+                    sanitize_provider_text(iss)
+                ))
+                .hint("nothing was exchanged or stored; start the login again"),
+            );
+        }
+        (None, Some(want)) if expect.iss_required => {
+            return Verdict::Fail(
+                Error::login(format!("the authorization response lacks the iss parameter that {want} promises"))
+                    .hint("nothing was exchanged or stored; start the login again"),
+            );
+        }
+        _ => {}
+    }
+    if let Some(err) = params.get("error") {
+        let desc =
+            params.get("error_description").map(|d| format!(": {}", sanitize_provider_text(d))).unwrap_or_default();
+        return Verdict::Fail(
+            Error::login(format!("the provider refused the authorization: {}{desc}", sanitize_provider_text(err)))
+                .hint("nothing was stored; start the login again and approve the request"),
+        );
+    }
+    match params.get("code") {
+        Some(c) if !c.is_empty() => Verdict::Code(secret(c.clone())),
+        _ => Verdict::Ignore("missing code"),
+    }
+}
+
+impl Listener {
+    /// Waits for the one valid callback until `deadline` (LB-09). Consumes the listener, so the
+    /// port is closed when this returns (LB-08).
+    ///
+    /// # Errors
+    /// Exit 7 on timeout, provider errors, or an `iss` mismatch.
+    pub fn wait(
+        self,
+        expect: &Expect<'_>,
+        deadline: Instant,
+        mut on_stray: impl FnMut(&str),
+    ) -> Result<SecretString, Error> {
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let req = match self.server.recv_timeout(remaining) {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    return Err(Error::login("timed out waiting for the browser to come back")
+                        .hint("nothing was stored; run the login again (raise --timeout, or use --manual over SSH)"));
+                }
+                Err(e) => return Err(Error::login(format!("the loopback listener failed: {e}"))),
+            };
+            let host_ok =
+                req.headers().iter().find(|h| h.field.equiv("Host")).is_some_and(|h| h.value.as_str() == self.host);
+            let url = req.url().to_owned();
+            let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+            if *req.method() != tiny_http::Method::Get {
+                let _ = req.respond(page(405, "Method not allowed", "Only GET is accepted here."));
+                on_stray("a non-GET request");
+                continue;
+            }
+            if !host_ok {
+                let _ = req.respond(page(400, "Bad request", "Unexpected Host header."));
+                on_stray("a request with a foreign Host header");
+                continue;
+            }
+            if path != CALLBACK_PATH {
+                let _ = req.respond(page(404, "Not found", "Nothing here."));
+                continue;
+            }
+            let Some(params) = parse_query(query) else {
+                let _ = req.respond(page(400, "Bad request", "Repeated parameters are not accepted."));
+                on_stray("a callback with repeated parameters");
+                continue;
+            };
+            match check_callback(&params, expect) {
+                Verdict::Ignore(why) => {
+                    let _ =
+                        req.respond(page(400, "Bad request", "This response does not belong to the pending login."));
+                    on_stray(why);
+                }
+                Verdict::Fail(e) => {
+                    let msg = html_escape(&e.message);
+                    let _ = req.respond(page(400, "Login failed", &format!("{msg}<br>Return to your terminal.")));
+                    return Err(e);
+                }
+                Verdict::Code(code) => {
+                    let mut r = Response::empty(303);
+                    if let Ok(h) = Header::from_bytes(&b"Location"[..], &b"/done"[..]) {
+                        r.add_header(h);
+                    }
+                    for (k, v) in [("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer")] {
+                        if let Ok(h) = Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+                            r.add_header(h);
+                        }
+                    }
+                    let _ = req.respond(r);
+                    self.serve_done();
+                    return Ok(code);
+                }
+            }
+        }
+    }
+
+    /// Serves the success page to the redirected browser, briefly, then returns (LB-11).
+    fn serve_done(&self) {
+        let until = Instant::now() + DONE_GRACE;
+        while let Ok(Some(req)) = self.server.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            let is_done = req.url() == "/done" && *req.method() == tiny_http::Method::Get;
+            if is_done {
+                let _ = req.respond(page(
+                    200,
+                    "Signed in",
+                    "tokcli received the authorization. You can close this window and return to your terminal.",
+                ));
+                return;
+            }
+            let _ = req.respond(page(404, "Not found", "Nothing here."));
+        }
+    }
+}
+
+/// Environment variables never passed to a child process (PH-03).
+#[must_use]
+pub fn is_secret_env(name: &str) -> bool {
+    name.starts_with("TOKCLI_")
+}
+
+/// Removes tokcli's own variables (store key, client secret, …) from a child's environment.
+pub fn scrub_env(cmd: &mut Command) {
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(is_secret_env) {
+            cmd.env_remove(k);
+        }
+    }
+}
+
+/// Opens `url` in the user's browser: `TOKCLI_BROWSER`, then `BROWSER`, then the platform opener
+/// (LB-02). The URL is one argv element, never passed through a shell; the child's stdout goes
+/// to our stderr so nothing reaches tokcli's stdout, and its environment is scrubbed.
+///
+/// # Errors
+/// A description of why no browser could be started (the caller still printed the URL).
+pub fn open_browser(url: &str) -> Result<(), String> {
+    let configured = std::env::var("TOKCLI_BROWSER")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("BROWSER").ok().filter(|s| !s.is_empty()));
+    let commands: Vec<Command> = match configured {
+        Some(list) => list
+            .split(':')
+            .filter(|s| !s.is_empty())
+            .map(|entry| {
+                if entry.contains("%s") {
+                    let mut parts = entry.split_whitespace();
+                    let mut c = Command::new(parts.next().unwrap_or(entry));
+                    c.args(parts.map(|p| p.replace("%s", url)));
+                    c
+                } else {
+                    let mut c = Command::new(entry);
+                    c.arg(url);
+                    c
+                }
+            })
+            .collect(),
+        None => open::commands(url),
+    };
+    let mut last = String::from("no browser command is available");
+    for mut cmd in commands {
+        scrub_env(&mut cmd);
+        let stdout = std::io::stderr().as_fd_clone().map_or_else(|_| Stdio::null(), Stdio::from);
+        cmd.stdin(Stdio::null()).stdout(stdout);
+        if !std::io::stderr().is_terminal() {
+            cmd.stderr(Stdio::inherit());
+        }
+        match cmd.spawn() {
+            Ok(mut child) => {
+                // Reap it in the background; tokcli never waits for the browser.
+                std::thread::spawn(move || child.wait());
+                return Ok(());
+            }
+            Err(e) => last = format!("{:?}: {e}", cmd.get_program()),
+        }
+    }
+    Err(last)
+}
+
+trait FdClone {
+    fn as_fd_clone(&self) -> std::io::Result<std::os::fd::OwnedFd>;
+}
+
+impl FdClone for std::io::Stderr {
+    fn as_fd_clone(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        self.as_fd().try_clone_to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expect(state: &SecretString) -> Expect<'_> {
+        Expect { state, issuer: Some("https://as"), iss_required: false }
+    }
+    fn q(s: &str) -> HashMap<String, String> {
+        parse_query(s).unwrap()
+    }
+
+    #[test]
+    fn duplicates_are_rejected() {
+        assert!(parse_query("code=a&code=b&state=s").is_none());
+        assert!(parse_query("code=a&state=s").is_some());
+    }
+
+    #[test]
+    fn callback_rules() {
+        let st = secret("S");
+        assert!(matches!(check_callback(&q("code=c"), &expect(&st)), Verdict::Ignore(_)));
+        assert!(matches!(check_callback(&q("code=c&state=X"), &expect(&st)), Verdict::Ignore(_)));
+        assert!(matches!(check_callback(&q("error=access_denied&state=X"), &expect(&st)), Verdict::Ignore(_)));
+        assert!(matches!(check_callback(&q("code=c&state=S"), &expect(&st)), Verdict::Code(_)));
+        assert!(matches!(check_callback(&q("code=c&state=S&iss=https%3A%2F%2Fas"), &expect(&st)), Verdict::Code(_)));
+        assert!(matches!(check_callback(&q("code=c&state=S&iss=https%3A%2F%2Fevil"), &expect(&st)), Verdict::Fail(_)));
+        let strict = Expect { iss_required: true, ..expect(&st) };
+        assert!(matches!(check_callback(&q("code=c&state=S"), &strict), Verdict::Fail(_)));
+        match check_callback(&q("error=access_denied&error_description=%1b%5b31mno&state=S"), &expect(&st)) {
+            Verdict::Fail(e) => {
+                assert!(e.message.contains("access_denied"));
+                assert!(!e.message.contains('\x1b'));
+            }
+            v => panic!("{v:?}"),
+        }
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(html_escape("<script>&\"'"), "&lt;script&gt;&amp;&quot;&#39;");
+    }
+
+    #[test]
+    fn binds_loopback_only() {
+        let l = bind(&[]).unwrap();
+        assert!(l.redirect_uri.starts_with("http://127.0.0.1:"));
+        assert!(l.redirect_uri.ends_with("/callback"));
+        let port: u16 = l.host.rsplit(':').next().unwrap().parse().unwrap();
+        let e = bind(&[port]).unwrap_err();
+        assert_eq!(e.class, crate::error::Class::LoginIncomplete);
+        assert!(e.message.contains(&port.to_string()));
+    }
+}

@@ -1,0 +1,28 @@
+//! The thin binary: parse, run, map the error to an exit code.
+
+use clap::Parser as _;
+use tokcli::error::{Class, classify};
+use tokcli::output::{BrokenPipe, Printer};
+
+fn main() {
+    tokcli::sys::private_umask();
+    tokcli::sys::disable_dumps();
+    let cli = tokcli::cli::Cli::parse();
+    let printer = Printer::new(cli.quiet, cli.verbose, cli.color);
+    let code = match tokcli::commands::run(cli, printer.clone()) {
+        Ok(()) => 0,
+        Err(e) if e.downcast_ref::<BrokenPipe>().is_some() => 0,
+        Err(e) => {
+            let (class, hint) = classify(&e);
+            let mut chain = e.chain().map(ToString::to_string);
+            let top = chain.next().unwrap_or_default();
+            let causes: Vec<String> = chain.collect();
+            printer.error(&top, &causes, hint.as_deref());
+            if class == Class::Internal {
+                printer.debug(1, &format!("{e:?}"));
+            }
+            class.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

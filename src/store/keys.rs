@@ -1,0 +1,335 @@
+//! Key sources for the 32-byte store key (KM-01..KM-06).
+//!
+//! `keyring` (the OS keyring: Secret Service, Keychain, Credential Manager), `env`
+//! (`TOKCLI_STORE_KEY`) and `file:PATH`. The source is pinned in the store's meta table by the
+//! caller; this module never falls back from one source to another. Every keyring call runs with
+//! a timeout, transient D-Bus failures are retried, and each failure class gets its own message.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretBox};
+use zeroize::Zeroizing;
+
+use super::crypto::StoreKey;
+use crate::error::Error;
+
+/// Keyring service name (KM-05: the keyring holds only the key).
+pub const KEYRING_SERVICE: &str = "tokcli";
+const KEYRING_TIMEOUT: Duration = Duration::from_secs(5);
+const HEADLESS_HINT: &str = "on a headless machine choose a key source explicitly: \
+TOKCLI_KEY_SOURCE=env with TOKCLI_STORE_KEY=<64 hex chars>, or TOKCLI_KEY_SOURCE=file:/path/to/keyfile";
+
+/// Where the store key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    Keyring,
+    Env,
+    File(PathBuf),
+}
+
+impl KeySource {
+    /// Parses `keyring`, `env` or `file:PATH`.
+    ///
+    /// # Errors
+    /// A usage error listing the accepted values.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        match s {
+            "keyring" => Ok(Self::Keyring),
+            "env" => Ok(Self::Env),
+            _ => match s.strip_prefix("file:") {
+                Some(p) if !p.is_empty() => Ok(Self::File(PathBuf::from(p))),
+                _ => Err(Error::usage(format!("invalid TOKCLI_KEY_SOURCE {s:?}"))
+                    .hint("use keyring, env or file:/absolute/path")),
+            },
+        }
+    }
+
+    /// The value pinned in the store (`meta.key_source`).
+    #[must_use]
+    pub fn pin(&self) -> String {
+        match self {
+            Self::Keyring => "keyring".into(),
+            Self::Env => "env".into(),
+            Self::File(p) => format!("file:{}", p.display()),
+        }
+    }
+
+    /// Loads the key of an existing store.
+    ///
+    /// # Errors
+    /// Exit 6 with a hint for every way the key can be unavailable.
+    pub fn load(&self, store_id: &str) -> Result<StoreKey, Error> {
+        match self {
+            Self::Env => {
+                let v = Zeroizing::new(std::env::var("TOKCLI_STORE_KEY").map_err(|_| {
+                    Error::key("TOKCLI_KEY_SOURCE=env but TOKCLI_STORE_KEY is not set")
+                        .hint("export TOKCLI_STORE_KEY with the store's key (64 hex chars or base64 of 32 bytes)")
+                })?);
+                decode_key(&v).ok_or_else(|| {
+                    Error::key("TOKCLI_STORE_KEY is not 64 hex chars or base64 of 32 bytes")
+                        .hint("generate one with `head -c32 /dev/urandom | base64`")
+                })
+            }
+            Self::File(p) => read_key_file(p),
+            Self::Keyring => keyring_load(store_id),
+        }
+    }
+
+    /// Makes the key for a brand-new store (KM-03: only ever called when the store does not exist
+    /// yet). `env` never generates: the caller must supply the key.
+    ///
+    /// # Errors
+    /// Exit 6 when the key cannot be made durable in the source.
+    pub fn create(&self, store_id: &str) -> Result<StoreKey, Error> {
+        match self {
+            Self::Env => self.load(store_id),
+            Self::File(p) => {
+                if p.exists() {
+                    return read_key_file(p);
+                }
+                let key = super::crypto::generate_key();
+                let text = Zeroizing::new(hex(key.expose_secret()));
+                write_private(p, text.as_bytes()).map_err(|e| {
+                    Error::key(format!("cannot create key file {}: {e}", p.display()))
+                        .hint("check that the directory exists and is writable")
+                })?;
+                Ok(key)
+            }
+            Self::Keyring => {
+                let key = super::crypto::generate_key();
+                let text = Zeroizing::new(hex(key.expose_secret()));
+                keyring_call(store_id, KeyringOp::Set(text))?;
+                // Read it back: a store that accepted the write but cannot return it is useless.
+                let back = keyring_load(store_id)?;
+                if back.expose_secret() != key.expose_secret() {
+                    return Err(
+                        Error::key("the keyring returned a different key than was just written").hint(HEADLESS_HINT)
+                    );
+                }
+                Ok(key)
+            }
+        }
+    }
+
+    /// Removes a key that was created for a store that lost the creation race.
+    pub fn discard(&self, store_id: &str) {
+        if *self == Self::Keyring {
+            let _ = keyring_call(store_id, KeyringOp::Delete);
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Accepts 64 hex characters or base64 (standard or URL-safe, padded or not) of exactly 32 bytes.
+#[must_use]
+pub fn decode_key(s: &str) -> Option<StoreKey> {
+    let s = s.trim();
+    let mut out = Box::new([0u8; 32]);
+    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
+            out[i] = u8::from_str_radix(std::str::from_utf8(chunk).ok()?, 16).ok()?;
+        }
+        return Some(SecretBox::new(out));
+    }
+    let engines = [
+        &base64::engine::general_purpose::STANDARD,
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+        &base64::engine::general_purpose::URL_SAFE,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    for e in engines {
+        if let Ok(v) = e.decode(s) {
+            let v = Zeroizing::new(v);
+            if v.len() == 32 {
+                out.copy_from_slice(&v);
+                return Some(SecretBox::new(out));
+            }
+        }
+    }
+    None
+}
+
+fn read_key_file(p: &Path) -> Result<StoreKey, Error> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(p).map_err(|e| {
+        Error::key(format!("cannot read key file {}: {e}", p.display()))
+            .hint("check TOKCLI_KEY_SOURCE=file:PATH points at the store's key file")
+    })?;
+    if meta.mode() & 0o077 != 0 {
+        return Err(Error::key(format!("key file {} is readable by other users", p.display()))
+            .hint(format!("run `chmod 600 {}`", p.display())));
+    }
+    let raw =
+        Zeroizing::new(std::fs::read(p).map_err(|e| Error::key(format!("cannot read key file {}: {e}", p.display())))?);
+    if raw.len() == 32 {
+        let mut k = Box::new([0u8; 32]);
+        k.copy_from_slice(&raw);
+        return Ok(SecretBox::new(k));
+    }
+    std::str::from_utf8(&raw).ok().and_then(decode_key).ok_or_else(|| {
+        Error::key(format!("key file {} does not hold a 32-byte key", p.display()))
+            .hint("it must contain 32 raw bytes, 64 hex chars or base64 of 32 bytes")
+    })
+}
+
+/// Writes a new file with mode 0600, failing if it exists.
+fn write_private(p: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(p)?;
+    f.write_all(data)?;
+    f.sync_all()
+}
+
+enum KeyringOp {
+    Get,
+    Set(Zeroizing<String>),
+    Delete,
+}
+
+fn keyring_user(store_id: &str) -> String {
+    format!("store-key:{store_id}")
+}
+
+fn keyring_load(store_id: &str) -> Result<StoreKey, Error> {
+    let text = keyring_call(store_id, KeyringOp::Get)?.unwrap_or_default();
+    decode_key(&text).ok_or_else(|| {
+        Error::key(format!("the keyring entry {KEYRING_SERVICE}/{} is not a 32-byte key", keyring_user(store_id)))
+            .hint("the entry was changed by another program; restore it or run `tokcli doctor`")
+    })
+}
+
+/// Runs one keyring operation on a worker thread with a timeout, retrying transient RPC
+/// failures up to 3 times with jitter (KM-03, KM-06).
+fn keyring_call(store_id: &str, op: KeyringOp) -> Result<Option<Zeroizing<String>>, Error> {
+    let user = keyring_user(store_id);
+    let op = std::sync::Arc::new(op);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (tx, rx) = mpsc::channel();
+        let (u, o) = (user.clone(), op.clone());
+        std::thread::spawn(move || {
+            let r = keyring::Entry::new(KEYRING_SERVICE, &u).and_then(|e| match &*o {
+                KeyringOp::Get => e.get_password().map(|p| Some(Zeroizing::new(p))),
+                KeyringOp::Set(v) => e.set_password(v).map(|()| None),
+                KeyringOp::Delete => e.delete_credential().map(|()| None),
+            });
+            let _ = tx.send(r);
+        });
+        let result = match rx.recv_timeout(KEYRING_TIMEOUT) {
+            Ok(r) => r,
+            Err(_) => {
+                return Err(Error::key(format!("the OS keyring did not answer within {}s", KEYRING_TIMEOUT.as_secs()))
+                    .hint(format!(
+                        "unlock your keyring (e.g. log in to the desktop session) and retry; {HEADLESS_HINT}"
+                    )));
+            }
+        };
+        match result {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                let class = classify_keyring(&e);
+                if class == KeyringFailure::Transient && attempt < 3 {
+                    let jitter = 50 + rand::random::<u64>() % 150;
+                    std::thread::sleep(Duration::from_millis(jitter));
+                    continue;
+                }
+                return Err(keyring_error(class, &user, &e));
+            }
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum KeyringFailure {
+    Missing,
+    Locked,
+    NoService,
+    Transient,
+    Other,
+}
+
+fn classify_keyring(e: &keyring::Error) -> KeyringFailure {
+    let text = e.to_string().to_ascii_lowercase();
+    match e {
+        keyring::Error::NoEntry => KeyringFailure::Missing,
+        keyring::Error::NoDefaultStore => KeyringFailure::NoService,
+        keyring::Error::NoStorageAccess(_) => KeyringFailure::Locked,
+        _ if text.contains("prompt") || text.contains("locked") || text.contains("dismissed") => KeyringFailure::Locked,
+        _ if text.contains("serviceunknown")
+            || text.contains("no such file")
+            || text.contains("connection refused")
+            || text.contains("dbus") && text.contains("address") =>
+        {
+            KeyringFailure::NoService
+        }
+        keyring::Error::PlatformFailure(_) => KeyringFailure::Transient,
+        _ => KeyringFailure::Other,
+    }
+}
+
+fn keyring_error(class: KeyringFailure, user: &str, e: &keyring::Error) -> Error {
+    match class {
+        KeyringFailure::Missing => Error::key(format!(
+            "the store key ({KEYRING_SERVICE}/{user}) is missing from the OS keyring"
+        ))
+        .hint("tokcli will not make a new key while the store holds secrets; restore the keyring entry, \
+or move the store aside with `tokcli doctor --reset` and log in again"),
+        KeyringFailure::Locked => Error::key("the OS keyring is locked")
+            .hint(format!("unlock it (e.g. `gnome-keyring-daemon --unlock` or your desktop's keyring prompt) and retry; {HEADLESS_HINT}")),
+        KeyringFailure::NoService => Error::key("no OS keyring is reachable (no Secret Service on the D-Bus session bus)")
+            .hint(HEADLESS_HINT),
+        KeyringFailure::Transient | KeyringFailure::Other => {
+            Error::key(format!("the OS keyring failed: {}", crate::error::sanitize_provider_text(&e.to_string())))
+                .hint(HEADLESS_HINT)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_sources() {
+        assert_eq!(KeySource::parse("keyring").unwrap(), KeySource::Keyring);
+        assert_eq!(KeySource::parse("env").unwrap(), KeySource::Env);
+        assert_eq!(KeySource::parse("file:/k").unwrap(), KeySource::File("/k".into()));
+        assert!(KeySource::parse("file:").is_err());
+        assert!(KeySource::parse("plaintext").is_err());
+        assert_eq!(KeySource::parse("file:/a/b").unwrap().pin(), "file:/a/b");
+    }
+
+    #[test]
+    fn decode_forms() {
+        let hexk = "00".repeat(31) + "ff";
+        assert_eq!(decode_key(&hexk).unwrap().expose_secret()[31], 0xff);
+        let b64 = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        assert_eq!(decode_key(&b64).unwrap().expose_secret()[0], 7);
+        let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0xfbu8; 32]);
+        assert_eq!(decode_key(&b64url).unwrap().expose_secret()[0], 0xfb);
+        assert!(decode_key("abcd").is_none());
+        assert!(decode_key(&base64::engine::general_purpose::STANDARD.encode([1u8; 31])).is_none());
+    }
+
+    #[test]
+    fn file_source_round_trip_and_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("key");
+        let src = KeySource::File(p.clone());
+        let k1 = src.create("s").unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        let k2 = src.load("s").unwrap();
+        assert_eq!(k1.expose_secret(), k2.expose_secret());
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(src.load("s").unwrap_err().class, crate::error::Class::Key);
+    }
+}

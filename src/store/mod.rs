@@ -1,0 +1,851 @@
+//! The encrypted local store: SQLite schema and migrations, the per-profile lock, sealing of
+//! secrets and the key sources (DESIGN.md §5).
+//!
+//! Profile rows keep their metadata in plaintext so `list` decrypts nothing; every secret is
+//! sealed on its own (see [`crypto`]). Writes use `BEGIN IMMEDIATE` and a generation
+//! compare-and-swap; reads are plain deferred transactions under WAL. This module never talks to
+//! the network and never prints: warnings go back to the caller.
+
+pub mod crypto;
+pub mod keys;
+pub mod lock;
+
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use secrecy::SecretString;
+
+use crate::error::{Error, Result};
+use crate::model::{ProfileName, Secrets, now};
+use crypto::{Cipher, Field, Place};
+use keys::KeySource;
+pub use lock::ProfileLock;
+
+/// `PRAGMA application_id`: "TokC".
+pub const APPLICATION_ID: i64 = 0x546f_6b43;
+/// The newest schema this binary knows.
+pub const SCHEMA_VERSION: i64 = 1;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SCHEMA_V1: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE profiles (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  provider TEXT NOT NULL,
+  issuer TEXT,
+  authorization_endpoint TEXT,
+  token_endpoint TEXT NOT NULL,
+  revocation_endpoint TEXT,
+  device_endpoint TEXT,
+  client_id TEXT NOT NULL,
+  client_auth TEXT NOT NULL,
+  scopes TEXT NOT NULL DEFAULT '',
+  flow TEXT NOT NULL,
+  extra TEXT NOT NULL DEFAULT '{}',
+  account TEXT,
+  token_type TEXT,
+  granted_scope TEXT,
+  expires_at INTEGER,
+  obtained_at INTEGER,
+  last_refreshed_at INTEGER,
+  refresh_count INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT 'active',
+  last_error TEXT,
+  generation INTEGER NOT NULL DEFAULT 1,
+  refresh_started_at INTEGER,
+  refresh_owner INTEGER,
+  created_at INTEGER NOT NULL,
+  access_token_ct BLOB,
+  refresh_token_ct BLOB,
+  id_token_ct BLOB,
+  client_secret_ct BLOB
+);
+CREATE TABLE discovery_cache (issuer TEXT PRIMARY KEY, document TEXT NOT NULL, fetched_at INTEGER NOT NULL);
+";
+
+/// Where the store lives.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub dir: PathBuf,
+    pub db: PathBuf,
+    pub locks: PathBuf,
+}
+
+impl Paths {
+    #[must_use]
+    pub fn new(dir: PathBuf) -> Self {
+        Self { db: dir.join("tokcli.db"), locks: dir.join("locks"), dir }
+    }
+}
+
+/// Profile status values.
+pub mod status {
+    pub const ACTIVE: &str = "active";
+    pub const NEEDS_LOGIN: &str = "needs-login";
+    pub const ERROR: &str = "error";
+}
+
+/// How a profile talks to its provider: plaintext configuration, stored with the grant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileConfig {
+    pub provider: String,
+    pub issuer: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: String,
+    pub revocation_endpoint: Option<String>,
+    pub device_endpoint: Option<String>,
+    pub client_id: String,
+    /// `none`, `client_secret_basic` or `client_secret_post`.
+    pub client_auth: String,
+    /// Space-separated requested scopes.
+    pub scopes: String,
+    /// `authorization_code`, `device_code`, `client_credentials` or `refresh_token` (imported).
+    pub flow: String,
+    /// Provider quirks and extra token parameters as JSON.
+    pub extra: String,
+}
+
+/// One stored profile: configuration, state and sealed secrets.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub id: i64,
+    pub name: String,
+    pub config: ProfileConfig,
+    pub account: Option<String>,
+    pub token_type: Option<String>,
+    pub granted_scope: Option<String>,
+    pub expires_at: Option<i64>,
+    pub obtained_at: Option<i64>,
+    pub last_refreshed_at: Option<i64>,
+    pub refresh_count: i64,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub generation: i64,
+    pub refresh_started_at: Option<i64>,
+    pub refresh_owner: Option<i64>,
+    pub created_at: i64,
+    sealed: [Option<Vec<u8>>; 4],
+}
+
+impl Profile {
+    #[must_use]
+    pub fn has_refresh_token(&self) -> bool {
+        self.sealed[1].is_some()
+    }
+    #[must_use]
+    pub fn has_access_token(&self) -> bool {
+        self.sealed[0].is_some()
+    }
+    #[must_use]
+    pub fn has_client_secret(&self) -> bool {
+        self.sealed[3].is_some()
+    }
+    fn place(&self) -> Place {
+        Place { profile_id: self.id, generation: self.generation }
+    }
+}
+
+/// The new state written after a successful token response.
+#[derive(Debug)]
+pub struct Grant {
+    pub secrets: Secrets,
+    pub account: Option<String>,
+    pub token_type: String,
+    pub granted_scope: Option<String>,
+    pub expires_at: i64,
+    pub obtained_at: i64,
+}
+
+/// Outcome of a compare-and-swap write.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cas {
+    Written,
+    /// Another writer changed the row first; nothing was overwritten (CC-03).
+    Lost,
+}
+
+/// The storage contract. SQLite implements it today; a shared PostgreSQL backend is planned
+/// (row or advisory locks in place of the file lock).
+pub trait TokenStore {
+    /// Looks a profile up by name (a fresh deferred read).
+    ///
+    /// # Errors
+    /// Exit 5 on store failures.
+    fn get(&self, name: &ProfileName) -> Result<Option<Profile>>;
+    /// All profiles, by name. Decrypts nothing.
+    ///
+    /// # Errors
+    /// Exit 5 on store failures.
+    fn list(&self) -> Result<Vec<Profile>>;
+    /// Opens a profile's secrets.
+    ///
+    /// # Errors
+    /// Exit 6 for key problems, exit 5 for integrity failures.
+    fn secrets(&self, p: &Profile) -> Result<Secrets>;
+    /// Takes the profile's exclusive cross-process lock (CC-01).
+    ///
+    /// # Errors
+    /// Exit 5 when the deadline passes first.
+    fn lock(&self, name: &ProfileName, deadline: Instant) -> Result<ProfileLock>;
+    /// CR-02: records that a refresh is starting, before any refresh token is spent.
+    ///
+    /// # Errors
+    /// Exit 5 when the store cannot be written (read-only, full): the caller must not spend the token.
+    fn begin_refresh(&self, p: &Profile) -> Result<()>;
+    /// Stores the result of a refresh with a generation compare-and-swap (CC-03, RF-02).
+    ///
+    /// # Errors
+    /// Exit 5 when the commit fails.
+    fn commit_refresh(&self, p: &Profile, grant: &Grant) -> Result<Cas>;
+    /// RF-04: marks the profile needs-login and wipes its tokens, keeping its configuration.
+    ///
+    /// # Errors
+    /// Exit 5 on store failures.
+    fn mark_needs_login(&self, p: &Profile, reason: &str) -> Result<()>;
+    /// Records a transient failure (`status=error`, `last_error`); `spent` keeps the
+    /// interrupted-refresh marker when the outcome at the provider is unknown.
+    ///
+    /// # Errors
+    /// Exit 5 on store failures.
+    fn record_error(&self, p: &Profile, reason: &str, spent: bool) -> Result<()>;
+    /// Creates or replaces a profile after a login (CC-08: bumps the generation).
+    ///
+    /// # Errors
+    /// Exit 5/6 on store or key failures.
+    fn save_login(&self, name: &ProfileName, config: &ProfileConfig, grant: &Grant) -> Result<Profile>;
+    /// Deletes a profile and its secrets.
+    ///
+    /// # Errors
+    /// Exit 5 on store failures.
+    fn delete(&self, p: &Profile) -> Result<()>;
+}
+
+/// Options that affect how the store is opened.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// The key source requested by `TOKCLI_KEY_SOURCE`; `None` uses the pinned one.
+    pub key_source: Option<KeySource>,
+    /// `--fix-permissions`: repair group/world-accessible files instead of refusing (SC-05).
+    pub fix_permissions: bool,
+}
+
+/// The SQLite implementation of [`TokenStore`].
+pub struct SqliteStore {
+    conn: Connection,
+    paths: Paths,
+    store_id: String,
+    pinned_source: String,
+    key_id: String,
+    key_check: Vec<u8>,
+    requested_source: Option<KeySource>,
+    cipher: OnceCell<Cipher>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("db", &self.paths.db).finish_non_exhaustive()
+    }
+}
+
+fn sql_err(e: &rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode as C;
+    let code = match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        _ => None,
+    };
+    match code {
+        Some(C::DiskFull) => {
+            Error::store("the disk is full; the store was not changed").hint("free some space and retry")
+        }
+        Some(C::ReadOnly) | Some(C::CannotOpen) | Some(C::PermissionDenied) => {
+            Error::store(format!("the store cannot be written: {e}"))
+                .hint("check that the tokcli data directory is writable (see `tokcli --help` for TOKCLI_HOME)")
+        }
+        Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => Error::store(format!("the store is busy: {e}"))
+            .hint("another process held the database for more than 10s; retry"),
+        Some(C::DatabaseCorrupt) | Some(C::NotADatabase) => {
+            Error::store(format!("the store is corrupt: {e}")).hint("run `tokcli doctor`; your data was not modified")
+        }
+        _ => Error::store(format!("store error: {e}")).hint("run `tokcli doctor`"),
+    }
+}
+
+fn check_private(path: &Path, fix: bool) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(meta) = std::fs::metadata(path) else { return Ok(()) };
+    // SAFETY-free: getuid via libc is a plain syscall wrapper exposed by std on unix.
+    let uid = crate::sys::uid();
+    if meta.uid() != uid {
+        return Err(Error::store(format!("{} is owned by another user (uid {})", path.display(), meta.uid()))
+            .hint("point TOKCLI_HOME at a directory you own"));
+    }
+    if meta.mode() & 0o077 != 0 {
+        let want = if meta.is_dir() { 0o700 } else { 0o600 };
+        if fix {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(want))
+                .map_err(|e| Error::store(format!("cannot chmod {}: {e}", path.display())))?;
+        } else {
+            return Err(Error::store(format!(
+                "{} is accessible by other users (mode {:o})",
+                path.display(),
+                meta.mode() & 0o777
+            ))
+            .hint(format!("run `chmod {want:o} {}` or rerun with --fix-permissions", path.display())));
+        }
+    }
+    Ok(())
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| sql_err(&e))?;
+    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;")
+        .map_err(|e| sql_err(&e))
+}
+
+fn unreadable(db: &Path, why: &str) -> Error {
+    Error::store(format!("store unreadable: {} {why}", db.display())).hint(
+        "the file was left untouched; run `tokcli doctor`, or `tokcli doctor --reset` to move it aside and start over",
+    )
+}
+
+const PROFILE_COLUMNS: &str = "id, name, provider, issuer, authorization_endpoint, token_endpoint, \
+revocation_endpoint, device_endpoint, client_id, client_auth, scopes, flow, extra, account, token_type, \
+granted_scope, expires_at, obtained_at, last_refreshed_at, refresh_count, status, last_error, generation, \
+refresh_started_at, refresh_owner, created_at, access_token_ct, refresh_token_ct, id_token_ct, client_secret_ct";
+
+fn row_to_profile(r: &rusqlite::Row<'_>) -> rusqlite::Result<Profile> {
+    Ok(Profile {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        config: ProfileConfig {
+            provider: r.get(2)?,
+            issuer: r.get(3)?,
+            authorization_endpoint: r.get(4)?,
+            token_endpoint: r.get(5)?,
+            revocation_endpoint: r.get(6)?,
+            device_endpoint: r.get(7)?,
+            client_id: r.get(8)?,
+            client_auth: r.get(9)?,
+            scopes: r.get(10)?,
+            flow: r.get(11)?,
+            extra: r.get(12)?,
+        },
+        account: r.get(13)?,
+        token_type: r.get(14)?,
+        granted_scope: r.get(15)?,
+        expires_at: r.get(16)?,
+        obtained_at: r.get(17)?,
+        last_refreshed_at: r.get(18)?,
+        refresh_count: r.get(19)?,
+        status: r.get(20)?,
+        last_error: r.get(21)?,
+        generation: r.get(22)?,
+        refresh_started_at: r.get(23)?,
+        refresh_owner: r.get(24)?,
+        created_at: r.get(25)?,
+        sealed: [r.get(26)?, r.get(27)?, r.get(28)?, r.get(29)?],
+    })
+}
+
+impl SqliteStore {
+    /// Opens an existing store; `Ok(None)` when there is none yet. Never creates or modifies a file.
+    ///
+    /// # Errors
+    /// Exit 5 for unreadable, foreign, newer or badly-permissioned stores.
+    pub fn open_existing(paths: &Paths, opts: &OpenOptions) -> Result<Option<Self>> {
+        let meta = match std::fs::metadata(&paths.db) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(unreadable(&paths.db, &format!("({e})"))),
+        };
+        check_private(&paths.dir, opts.fix_permissions)?;
+        check_private(&paths.db, opts.fix_permissions)?;
+        for suffix in ["-wal", "-shm"] {
+            check_private(&PathBuf::from(format!("{}{suffix}", paths.db.display())), opts.fix_permissions)?;
+        }
+        if meta.len() < 512 {
+            return Err(unreadable(&paths.db, &format!("is truncated ({} bytes)", meta.len())));
+        }
+        let conn =
+            Connection::open_with_flags(&paths.db, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| unreadable(&paths.db, &format!("({e})")))?;
+        configure(&conn)?;
+        let (app_id, version): (i64, i64) = conn
+            .query_row("SELECT * FROM pragma_application_id, pragma_user_version", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| unreadable(&paths.db, &format!("({e})")))?;
+        if app_id != APPLICATION_ID {
+            return Err(unreadable(&paths.db, "is not a tokcli store (wrong application_id)"));
+        }
+        if version > SCHEMA_VERSION {
+            return Err(Error::store(format!(
+                "the store was created by a newer tokcli (schema {version}; this tokcli knows {SCHEMA_VERSION})"
+            ))
+            .hint("upgrade tokcli; the store was not modified"));
+        }
+        let mut store_id = None;
+        let mut pinned = None;
+        let mut key_id = None;
+        let mut key_check = None;
+        {
+            let mut stmt =
+                conn.prepare("SELECT key, value FROM meta").map_err(|e| unreadable(&paths.db, &format!("({e})")))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
+                .map_err(|e| unreadable(&paths.db, &format!("({e})")))?;
+            for row in rows {
+                let (k, v) = row.map_err(|e| unreadable(&paths.db, &format!("({e})")))?;
+                match k.as_str() {
+                    "store_id" => store_id = String::from_utf8(v).ok(),
+                    "key_source" => pinned = String::from_utf8(v).ok(),
+                    "key_id" => key_id = String::from_utf8(v).ok(),
+                    "key_check" => key_check = Some(v),
+                    _ => {}
+                }
+            }
+        }
+        let (Some(store_id), Some(pinned_source), Some(key_id), Some(key_check)) =
+            (store_id, pinned, key_id, key_check)
+        else {
+            return Err(unreadable(&paths.db, "has no key metadata"));
+        };
+        Ok(Some(Self {
+            conn,
+            paths: paths.clone(),
+            store_id,
+            pinned_source,
+            key_id,
+            key_check,
+            requested_source: opts.key_source.clone(),
+            cipher: OnceCell::new(),
+        }))
+    }
+
+    /// Opens the store, creating it (and its key) when it does not exist yet. Only commands that
+    /// store a new grant call this (KM-03).
+    ///
+    /// # Errors
+    /// Exit 5/6 when the directory, database or key cannot be created.
+    pub fn open_or_create(paths: &Paths, opts: &OpenOptions) -> Result<Self> {
+        if let Some(s) = Self::open_existing(paths, opts)? {
+            return Ok(s);
+        }
+        ensure_private_dir(&paths.dir)?;
+        ensure_private_dir(&paths.locks)?;
+        let _init =
+            lock::acquire(&paths.locks.join(".store.lock"), "the store", Instant::now() + Duration::from_secs(30))?;
+        if let Some(s) = Self::open_existing(paths, opts)? {
+            return Ok(s);
+        }
+        let source = opts.key_source.clone().unwrap_or(KeySource::Keyring);
+        let store_id = random_id();
+        let key = source.create(&store_id)?;
+        let cipher = Cipher::new(&key, &store_id);
+        let tmp = paths.dir.join(format!(".tokcli.db.new-{}", std::process::id()));
+        // Create the file 0600 before SQLite opens it: SQLite gives -wal and -shm the same mode.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let _ = std::fs::remove_file(&tmp);
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(|e| {
+                source.discard(&store_id);
+                Error::store(format!("cannot create {}: {e}", tmp.display()))
+                    .hint("check that the tokcli data directory is writable")
+            })?;
+        }
+        let built = (|| -> rusqlite::Result<()> {
+            let conn = Connection::open(&tmp)?;
+            conn.execute_batch(&format!(
+                "PRAGMA application_id={APPLICATION_ID}; PRAGMA journal_mode=WAL; BEGIN; {SCHEMA_V1} PRAGMA user_version={SCHEMA_VERSION};"
+            ))?;
+            let put = "INSERT INTO meta(key, value) VALUES (?1, ?2)";
+            conn.execute(put, params!["store_id", store_id.as_bytes()])?;
+            conn.execute(put, params!["key_source", source.pin().as_bytes()])?;
+            conn.execute(put, params!["key_id", cipher.key_id().as_bytes()])?;
+            conn.execute(put, params!["key_check", cipher.make_key_check()])?;
+            conn.execute(put, params!["created_at", now().to_string().as_bytes()])?;
+            conn.execute(put, params!["min_reader_version", b"1".as_slice()])?;
+            conn.execute_batch("COMMIT;")?;
+            conn.close().map_err(|(_, e)| e)
+        })();
+        if let Err(e) = built {
+            let _ = std::fs::remove_file(&tmp);
+            source.discard(&store_id);
+            return Err(sql_err(&e));
+        }
+        std::fs::rename(&tmp, &paths.db).map_err(|e| {
+            source.discard(&store_id);
+            Error::store(format!("cannot create {}: {e}", paths.db.display()))
+        })?;
+        let store = Self::open_existing(paths, opts)?
+            .ok_or_else(|| Error::internal("the store vanished right after it was created"))?;
+        let _ = store.cipher.set(cipher);
+        Ok(store)
+    }
+
+    #[must_use]
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    #[must_use]
+    pub fn key_source_pin(&self) -> &str {
+        &self.pinned_source
+    }
+
+    /// Loads and checks the store key (SC-03, KM-01). Cached for the life of this handle.
+    fn cipher(&self) -> Result<&Cipher> {
+        if let Some(c) = self.cipher.get() {
+            return Ok(c);
+        }
+        let pinned = KeySource::parse(&self.pinned_source)
+            .map_err(|_| unreadable(&self.paths.db, "pins an unknown key source"))?;
+        let source = match &self.requested_source {
+            None => pinned,
+            Some(req) => {
+                let same_kind = std::mem::discriminant(req) == std::mem::discriminant(&pinned);
+                if !same_kind {
+                    return Err(Error::key(format!(
+                        "this store is pinned to the key source `{}`, but TOKCLI_KEY_SOURCE asks for `{}`",
+                        self.pinned_source,
+                        req.pin()
+                    ))
+                    .hint(format!(
+                        "unset TOKCLI_KEY_SOURCE or set it to `{}`; tokcli never switches key sources silently",
+                        self.pinned_source
+                    )));
+                }
+                req.clone()
+            }
+        };
+        let key = source.load(&self.store_id)?;
+        let cipher = Cipher::new(&key, &self.store_id);
+        if cipher.key_id() != self.key_id || !cipher.verify_key_check(&self.key_check) {
+            return Err(Error::key(format!(
+                "the key does not match this store (key id {}, store expects {})",
+                cipher.key_id(),
+                self.key_id
+            ))
+            .hint(format!("supply the key this store was created with (source: {})", self.pinned_source)));
+        }
+        Ok(self.cipher.get_or_init(|| cipher))
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction (CC-04); rolled back unless it succeeds.
+    fn immediate<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(|e| sql_err(&e))?;
+        let out = f(&tx).map_err(|e| sql_err(&e))?;
+        tx.commit().map_err(|e| sql_err(&e))?;
+        Ok(out)
+    }
+}
+
+fn random_id() -> String {
+    let b: [u8; 16] = rand::random();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Creates a directory with mode 0700 (and its parents), or checks an existing one.
+///
+/// # Errors
+/// Exit 5 naming the path.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| {
+        Error::store(format!("cannot create {}: {e}", dir.display()))
+            .hint("check TOKCLI_HOME and the permissions of its parent")
+    })
+}
+
+fn seal_all(c: &Cipher, place: Place, s: &Secrets) -> [Option<Vec<u8>>; 4] {
+    let f = |field, v: &Option<SecretString>| v.as_ref().map(|v| c.seal(field, place, v));
+    [
+        f(Field::AccessToken, &s.access_token),
+        f(Field::RefreshToken, &s.refresh_token),
+        f(Field::IdToken, &s.id_token),
+        f(Field::ClientSecret, &s.client_secret),
+    ]
+}
+
+impl TokenStore for SqliteStore {
+    fn get(&self, name: &ProfileName) -> Result<Option<Profile>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE name = ?1"))
+            .map_err(|e| sql_err(&e))?;
+        stmt.query_row([name.as_str()], row_to_profile).optional().map_err(|e| sql_err(&e))
+    }
+
+    fn list(&self) -> Result<Vec<Profile>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {PROFILE_COLUMNS} FROM profiles ORDER BY name"))
+            .map_err(|e| sql_err(&e))?;
+        let rows = stmt.query_map([], row_to_profile).map_err(|e| sql_err(&e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&e))
+    }
+
+    fn secrets(&self, p: &Profile) -> Result<Secrets> {
+        let c = self.cipher()?;
+        let place = p.place();
+        let open = |field, blob: &Option<Vec<u8>>| -> Result<Option<SecretString>> {
+            blob.as_ref().map(|b| c.open(field, place, b, &p.name)).transpose()
+        };
+        Ok(Secrets {
+            access_token: open(Field::AccessToken, &p.sealed[0])?,
+            refresh_token: open(Field::RefreshToken, &p.sealed[1])?,
+            id_token: open(Field::IdToken, &p.sealed[2])?,
+            client_secret: open(Field::ClientSecret, &p.sealed[3])?,
+        })
+    }
+
+    fn lock(&self, name: &ProfileName, deadline: Instant) -> Result<ProfileLock> {
+        ensure_private_dir(&self.paths.locks)?;
+        lock::acquire(&self.paths.locks.join(format!("{name}.lock")), name.as_str(), deadline)
+    }
+
+    fn begin_refresh(&self, p: &Profile) -> Result<()> {
+        let n = self.immediate(|tx| {
+            tx.execute(
+                "UPDATE profiles SET refresh_started_at = ?1, refresh_owner = ?2 WHERE id = ?3 AND generation = ?4",
+                params![now(), i64::from(std::process::id()), p.id, p.generation],
+            )
+        })?;
+        if n == 0 {
+            return Err(Error::store(format!("profile {} changed while it was being refreshed", p.name)).hint("retry"));
+        }
+        Ok(())
+    }
+
+    fn commit_refresh(&self, p: &Profile, g: &Grant) -> Result<Cas> {
+        let c = self.cipher()?;
+        let next = Place { profile_id: p.id, generation: p.generation + 1 };
+        let [at, rt, it, cs] = seal_all(c, next, &g.secrets);
+        let n = self.immediate(|tx| {
+            tx.execute(
+                "UPDATE profiles SET access_token_ct = ?1, refresh_token_ct = ?2, id_token_ct = ?3, client_secret_ct = ?4,
+                   account = COALESCE(?5, account), token_type = ?6, granted_scope = ?7, expires_at = ?8, obtained_at = ?9,
+                   last_refreshed_at = ?10, refresh_count = refresh_count + 1, status = 'active', last_error = NULL,
+                   refresh_started_at = NULL, refresh_owner = NULL, generation = generation + 1
+                 WHERE id = ?11 AND generation = ?12",
+                params![at, rt, it, cs, g.account, g.token_type, g.granted_scope, g.expires_at, g.obtained_at, now(), p.id, p.generation],
+            )
+        })?;
+        Ok(if n == 1 { Cas::Written } else { Cas::Lost })
+    }
+
+    fn mark_needs_login(&self, p: &Profile, reason: &str) -> Result<()> {
+        self.immediate(|tx| {
+            tx.execute(
+                "UPDATE profiles SET status = 'needs-login', last_error = ?1, access_token_ct = NULL, refresh_token_ct = NULL,
+                   id_token_ct = NULL, refresh_started_at = NULL, refresh_owner = NULL, generation = generation + 1,
+                   client_secret_ct = NULL
+                 WHERE id = ?2 AND generation = ?3",
+                params![reason, p.id, p.generation],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn record_error(&self, p: &Profile, reason: &str, spent: bool) -> Result<()> {
+        self.immediate(|tx| {
+            tx.execute(
+                "UPDATE profiles SET status = 'error', last_error = ?1,
+                   refresh_started_at = CASE WHEN ?2 THEN refresh_started_at ELSE NULL END,
+                   refresh_owner = CASE WHEN ?2 THEN refresh_owner ELSE NULL END
+                 WHERE id = ?3 AND generation = ?4",
+                params![reason, spent, p.id, p.generation],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn save_login(&self, name: &ProfileName, cfg: &ProfileConfig, g: &Grant) -> Result<Profile> {
+        let c = self.cipher()?;
+        let (id, generation) = self.immediate(|tx| {
+            let existing: Option<(i64, i64)> = tx
+                .query_row("SELECT id, generation FROM profiles WHERE name = ?1", [name.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let (id, generation) = match existing {
+                Some((id, g0)) => (id, g0 + 1),
+                None => {
+                    tx.execute(
+                        "INSERT INTO profiles(name, provider, token_endpoint, client_id, client_auth, flow, created_at, generation)
+                         VALUES (?1, '', '', '', '', '', ?2, 0)",
+                        params![name.as_str(), now()],
+                    )?;
+                    (tx.last_insert_rowid(), 1)
+                }
+            };
+            let [at, rt, it, cs] = seal_all(c, Place { profile_id: id, generation }, &g.secrets);
+            tx.execute(
+                "UPDATE profiles SET provider = ?1, issuer = ?2, authorization_endpoint = ?3, token_endpoint = ?4,
+                   revocation_endpoint = ?5, device_endpoint = ?6, client_id = ?7, client_auth = ?8, scopes = ?9, flow = ?10,
+                   extra = ?11, account = ?12, token_type = ?13, granted_scope = ?14, expires_at = ?15, obtained_at = ?16,
+                   last_refreshed_at = NULL, refresh_count = 0, status = 'active', last_error = NULL,
+                   refresh_started_at = NULL, refresh_owner = NULL, generation = ?17,
+                   access_token_ct = ?18, refresh_token_ct = ?19, id_token_ct = ?20, client_secret_ct = ?21
+                 WHERE id = ?22",
+                params![
+                    cfg.provider, cfg.issuer, cfg.authorization_endpoint, cfg.token_endpoint, cfg.revocation_endpoint,
+                    cfg.device_endpoint, cfg.client_id, cfg.client_auth, cfg.scopes, cfg.flow, cfg.extra, g.account,
+                    g.token_type, g.granted_scope, g.expires_at, g.obtained_at, generation, at, rt, it, cs, id
+                ],
+            )?;
+            Ok((id, generation))
+        })?;
+        let p = self.get(name)?.ok_or_else(|| Error::internal("profile vanished after login"))?;
+        debug_assert_eq!((p.id, p.generation), (id, generation));
+        Ok(p)
+    }
+
+    fn delete(&self, p: &Profile) -> Result<()> {
+        self.immediate(|tx| tx.execute("DELETE FROM profiles WHERE id = ?1", [p.id]))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::secret;
+    use secrecy::ExposeSecret;
+
+    fn opts() -> OpenOptions {
+        OpenOptions { key_source: Some(KeySource::File(PathBuf::from("/nonexistent"))), fix_permissions: false }
+    }
+
+    fn new_store(dir: &Path) -> (SqliteStore, OpenOptions) {
+        let keyfile = dir.join("key");
+        let o = OpenOptions { key_source: Some(KeySource::File(keyfile)), fix_permissions: false };
+        let s = SqliteStore::open_or_create(&Paths::new(dir.join("home")), &o).unwrap();
+        (s, o)
+    }
+
+    fn grant(at: &str, rt: Option<&str>) -> Grant {
+        Grant {
+            secrets: Secrets { access_token: Some(secret(at)), refresh_token: rt.map(secret), ..Secrets::default() },
+            account: Some("alice".into()),
+            token_type: "Bearer".into(),
+            granted_scope: None,
+            expires_at: now() + 3600,
+            obtained_at: now(),
+        }
+    }
+
+    fn cfg() -> ProfileConfig {
+        ProfileConfig {
+            provider: "p".into(),
+            token_endpoint: "https://x/token".into(),
+            client_id: "c".into(),
+            client_auth: "none".into(),
+            flow: "authorization_code".into(),
+            extra: "{}".into(),
+            ..ProfileConfig::default()
+        }
+    }
+
+    #[test]
+    fn missing_store_is_none_and_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path().join("home"));
+        assert!(SqliteStore::open_existing(&paths, &opts()).unwrap().is_none());
+        assert!(!paths.dir.exists());
+    }
+
+    #[test]
+    fn login_refresh_cas_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, o) = new_store(dir.path());
+        let name = ProfileName::parse("work").unwrap();
+        let p = s.save_login(&name, &cfg(), &grant("at1", Some("rt1"))).unwrap();
+        assert_eq!(p.generation, 1);
+        let sec = s.secrets(&p).unwrap();
+        assert_eq!(sec.refresh_token.unwrap().expose_secret(), "rt1");
+
+        s.begin_refresh(&p).unwrap();
+        assert!(s.get(&name).unwrap().unwrap().refresh_started_at.is_some());
+        assert_eq!(s.commit_refresh(&p, &grant("at2", Some("rt2"))).unwrap(), Cas::Written);
+        // a second commit from the stale generation loses (CC-03)
+        assert_eq!(s.commit_refresh(&p, &grant("at3", Some("rt3"))).unwrap(), Cas::Lost);
+
+        let s2 = SqliteStore::open_existing(s.paths(), &o).unwrap().unwrap();
+        let p2 = s2.get(&name).unwrap().unwrap();
+        assert_eq!(p2.generation, 2);
+        assert_eq!(p2.refresh_count, 1);
+        assert!(p2.refresh_started_at.is_none());
+        assert_eq!(s2.secrets(&p2).unwrap().access_token.unwrap().expose_secret(), "at2");
+        let mode =
+            |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
+        assert_eq!(mode(&s.paths().dir), 0o700);
+        assert_eq!(mode(&s.paths().db), 0o600);
+        let sync: i64 = s2.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!(sync, 2, "synchronous=FULL (CR-01)");
+        let jm: String = s2.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(jm, "wal");
+    }
+
+    #[test]
+    fn needs_login_wipes_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _) = new_store(dir.path());
+        let name = ProfileName::parse("w").unwrap();
+        let p = s.save_login(&name, &cfg(), &grant("at", Some("rt"))).unwrap();
+        s.mark_needs_login(&p, "invalid_grant").unwrap();
+        let p = s.get(&name).unwrap().unwrap();
+        assert_eq!(p.status, status::NEEDS_LOGIN);
+        assert!(!p.has_refresh_token() && !p.has_access_token());
+        assert_eq!(p.config, cfg());
+    }
+
+    #[test]
+    fn wrong_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _) = new_store(dir.path());
+        let name = ProfileName::parse("w").unwrap();
+        s.save_login(&name, &cfg(), &grant("at", None)).unwrap();
+        let other = dir.path().join("other");
+        KeySource::File(other.clone()).create("x").unwrap();
+        let o = OpenOptions { key_source: Some(KeySource::File(other)), fix_permissions: false };
+        let s2 = SqliteStore::open_existing(s.paths(), &o).unwrap().unwrap();
+        let p = s2.get(&name).unwrap().unwrap();
+        let e = s2.secrets(&p).unwrap_err();
+        assert_eq!(e.class, crate::error::Class::Key);
+        assert!(e.message.contains("does not match"));
+    }
+
+    #[test]
+    fn source_switch_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _) = new_store(dir.path());
+        let name = ProfileName::parse("w").unwrap();
+        s.save_login(&name, &cfg(), &grant("at", None)).unwrap();
+        let o = OpenOptions { key_source: Some(KeySource::Env), fix_permissions: false };
+        let s2 = SqliteStore::open_existing(s.paths(), &o).unwrap().unwrap();
+        let e = s2.secrets(&s2.get(&name).unwrap().unwrap()).unwrap_err();
+        assert_eq!(e.class, crate::error::Class::Key);
+        assert!(e.message.contains("pinned"));
+    }
+
+    #[test]
+    fn hostile_files_are_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path().join("home"));
+        ensure_private_dir(&paths.dir).unwrap();
+        for content in [vec![], vec![0xAB; 4096], b"SQLite format 3\0".repeat(40)] {
+            std::fs::write(&paths.db, &content).unwrap();
+            std::os::unix::fs::PermissionsExt::set_mode(
+                &mut std::fs::metadata(&paths.db).unwrap().permissions(),
+                0o600,
+            );
+            let e = SqliteStore::open_existing(&paths, &opts()).unwrap_err();
+            assert_eq!(e.class, crate::error::Class::Store, "{}", e.message);
+            assert_eq!(std::fs::read(&paths.db).unwrap(), content);
+        }
+    }
+}
