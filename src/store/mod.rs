@@ -372,7 +372,7 @@ impl SqliteStore {
         let conn =
             Connection::open_with_flags(&paths.db, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                 .map_err(|e| unreadable(&paths.db, &format!("({e})")))?;
-        configure(&conn)?;
+        configure(&conn).map_err(|e| unreadable(&paths.db, &format!("({})", e.message)))?;
         let (app_id, version): (i64, i64) = conn
             .query_row("SELECT * FROM pragma_application_id, pragma_user_version", [], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(|e| unreadable(&paths.db, &format!("({e})")))?;
