@@ -6,4 +6,5 @@
 mod support;
 
 mod cli;
+mod keyring;
 mod real_server;
