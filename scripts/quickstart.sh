@@ -7,7 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*" >&2; }
+if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
+  say() { printf '\n\033[1m$ %s\033[0m\n' "$*" >&2; }
+else
+  say() { printf '\n$ %s\n' "$*" >&2; }
+fi
 
 if [ ! -d tests/oidc/node_modules/oidc-provider ]; then
   echo "installing the local authorization server (npm ci)…" >&2
