@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-300}
 cargo build --quiet --release
-T="$PWD/target/release/tokcli"
+T="${CARGO_TARGET_DIR:-$PWD/target}/release/tokcli"
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }

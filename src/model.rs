@@ -183,7 +183,7 @@ mod tests {
         assert!(!needs_refresh(3600, 0, 3500, Some(90)));
         assert!(needs_refresh(3600, 0, 3511, Some(90)));
         // expired
-        assert!(needs_refresh(100, 0, 100, Some(0)) == false);
+        assert!(!needs_refresh(100, 0, 100, Some(0)));
         assert!(needs_refresh(100, 0, 101, Some(0)));
     }
 

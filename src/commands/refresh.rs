@@ -20,7 +20,7 @@ struct Outcome {
 }
 
 pub fn run(ctx: &Ctx, a: &RefreshArgs) -> anyhow::Result<()> {
-    if a.all == !a.profiles.is_empty() {
+    if a.all != a.profiles.is_empty() {
         return Err(Error::usage("name the profiles to refresh, or pass --all (not both)")
             .hint("e.g. `tokcli refresh work` or `tokcli refresh --all --expiring-within 1h`")
             .into());
