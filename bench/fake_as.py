@@ -49,5 +49,5 @@ class H(BaseHTTPRequestHandler):
 
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
 srv.daemon_threads = True
-print(json.dumps({"issuer": f"http://127.0.0.1:{srv.server_port}"}), flush=True)
+print(json.dumps({"issuer": f"http://127.0.0.1:{srv.server_port}"}, separators=(",", ":")), flush=True)
 srv.serve_forever()

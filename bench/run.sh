@@ -18,16 +18,17 @@ median_ms() { # hyperfine json file, command index → median in ms
   python3 -c "import json,sys; print(f\"{json.load(open(sys.argv[1]))['results'][int(sys.argv[2])]['median']*1000:.3f}\")" "$1" "$2"
 }
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$1" "$2"; }
-start_server() { # prints the issuer; $1: output file; rest: command
-  local out=$1; shift
-  "$@" >"$out" 2>/dev/null &
+start_server() { # $1: variable to set to the issuer; $2: output file; rest: the server command
+  local var=$1 out=$2; shift 2
+  "$@" >"$out" 2>"$out.log" &
   pids+=($!)
-  for _ in $(seq 100); do [ -s "$out" ] && break; sleep 0.05; done
-  sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$out"
+  for _ in $(seq 200); do [ -s "$out" ] && break; sleep 0.05; done
+  printf -v "$var" '%s' "$(sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$out")"
+  [ -n "${!var}" ] || { echo "server did not start: $*" >&2; cat "$out.log" >&2; exit 1; }
 }
 
 [ -d tests/oidc/node_modules/oidc-provider ] || npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
-ISS=$(start_server "$work/oidc.out" node tests/oidc/server.mjs)
+start_server ISS "$work/oidc.out" node tests/oidc/server.mjs
 export TOKCLI_KEY_SOURCE=env BROWSER="$PWD/tests/oidc/fakebrowser"
 TOKCLI_STORE_KEY=$(head -c32 /dev/urandom | base64); export TOKCLI_STORE_KEY
 
@@ -55,7 +56,7 @@ export TOKCLI_HOME="$work/refresh"
 curl -s -X POST "$ISS/__test/reset" >/dev/null
 hyperfine -N --warmup 5 --runs 100 --export-json "$work/refresh.json" "$T refresh r -q" >/dev/null 2>&1
 tok_ms=$(median_ms "$work/refresh.json" 0)
-server_ms=$(curl -s "$ISS/__test/stats" | python3 -c 'import json,statistics,sys; print(f"{statistics.median(json.load(sys.stdin)["token_ms"]["refresh_token"]):.3f}")')
+server_ms=$(curl -s "$ISS/__test/stats" | python3 -c 'import json,statistics,sys; m = statistics.median(json.load(sys.stdin)["token_ms"]["refresh_token"]); print("%.3f" % m)')
 echo "2. forced refresh with rotation (oidc-provider on loopback)"
 echo "   tokcli refresh: ${tok_ms} ms; the server's own time per refresh: ${server_ms} ms; tokcli's share: $(python3 -c "print(f'{$tok_ms-$server_ms:.2f}')") ms (target <= 5 ms)"
 echo
@@ -67,9 +68,10 @@ for round in 1 2 3; do
   sqlite3 "$TOKCLI_HOME/tokcli.db" "UPDATE profiles SET expires_at = strftime('%s','now') - 10 WHERE name='s'"
   before=$(curl -s "$ISS/__test/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"]["refresh_token"])')
   start=$(date +%s.%N)
-  for i in $(seq 200); do "$T" token s >"$work/storm.$i" 2>&1 & done
+  storm=()
+  for i in $(seq 200); do "$T" token s >"$work/storm.$i" 2>&1 & storm+=($!); done
   wait_fail=0
-  wait || wait_fail=1
+  for p in "${storm[@]}"; do wait "$p" || wait_fail=$((wait_fail+1)); done
   end=$(date +%s.%N)
   after=$(curl -s "$ISS/__test/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"]["refresh_token"])')
   distinct=$(cat "$work"/storm.* | sort -u | wc -l)
@@ -79,7 +81,7 @@ done
 echo
 
 # 4. Batch: 1,000 profiles, the fake server adding 50 ms per token call, --jobs 16.
-FAKE=$(start_server "$work/fake.out" python3 bench/fake_as.py 0.05)
+start_server FAKE "$work/fake.out" python3 bench/fake_as.py 0.05
 export TOKCLI_HOME="$work/batch"
 seq 1000 | xargs -P 16 -I{} sh -c 'curl -s "$0/mint" | python3 -c "import json,sys; print(json.load(sys.stdin)[\"refresh_token\"])" | "$1" -q login "$0" --client-id bench --refresh-token-stdin --profile p{}' "$FAKE" "$T"
 count=$("$T" list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
