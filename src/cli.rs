@@ -45,6 +45,10 @@ pub struct Cli {
 pub enum Command {
     /// Log in to a provider and store the grant
     #[command(after_help = "Examples:
+  tokcli login google --client-id ID.apps.googleusercontent.com --scope https://www.googleapis.com/auth/youtube
+  tokcli login microsoft --param tenant=contoso.onmicrosoft.com --client-id ID --profile work
+  tokcli login alarmbox --manual --client-id ID --client-secret-stdin     # paste the code shown after consent
+  tokcli login azure --client-credentials --param tenant=TENANT --client-id ID --client-secret-stdin
   tokcli login https://issuer.example --client-id my-app --profile work
   tokcli login https://issuer.example --client-id my-app --no-browser      # over SSH: open the URL yourself
   printf %s \"$SECRET\" | tokcli login https://issuer.example --client-id svc --client-secret-stdin --client-credentials")]
@@ -71,6 +75,11 @@ pub enum Command {
   tokcli revoke work
   tokcli revoke old-profile --local-only   # the provider has no revocation endpoint")]
     Revoke(RevokeArgs),
+    /// List the built-in provider presets and the providers of config.toml
+    #[command(after_help = "Examples:
+  tokcli providers
+  tokcli providers --json | jq -r '.[] | select(.source == \"preset\") | .name'")]
+    Providers(ProvidersArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -84,8 +93,10 @@ pub enum Flow {
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// An issuer URL (https, or http on loopback only), discovered via RFC 8414 / OIDC
-    pub provider: String,
+    /// A preset (`tokcli providers`), a [providers.NAME] entry of config.toml, or an issuer URL
+    /// (https, or http on loopback only), discovered via RFC 8414 / OIDC. May be omitted when
+    /// [profiles.NAME] in config.toml names the provider of --profile
+    pub provider: Option<String>,
     /// Name for the stored profile (default: derived from the provider)
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
@@ -116,7 +127,8 @@ pub struct LoginArgs {
     /// Fixed loopback port(s) to try in order, for providers without any-port matching
     #[arg(long, value_delimiter = ',', value_name = "PORT")]
     pub port: Vec<u16>,
-    /// Extra authorization request parameter (repeatable)
+    /// Provider parameter (`tenant=…`, `base_url=…`) or extra authorization parameter (repeatable;
+    /// an empty value drops a preset's parameter)
     #[arg(long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
     /// Give up after this long (e.g. 90s, 5m)
@@ -202,4 +214,11 @@ pub struct RevokeArgs {
     /// Whole-command deadline
     #[arg(long, default_value = "60s", value_name = "DURATION")]
     pub timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ProvidersArgs {
+    /// JSON on stdout (the shape is documented in `tokcli providers --help` and docs/providers.md)
+    #[arg(long)]
+    pub json: bool,
 }

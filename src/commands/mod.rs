@@ -4,6 +4,7 @@
 mod fresh;
 mod list;
 mod login;
+mod providers;
 mod refresh;
 mod revoke;
 mod token;
@@ -101,5 +102,6 @@ pub fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
         Command::Refresh(a) => refresh::run(&ctx, &a),
         Command::List(a) => list::run(&ctx, &a),
         Command::Revoke(a) => revoke::run(&ctx, &a),
+        Command::Providers(a) => providers::run(&ctx, &a),
     }
 }

@@ -143,18 +143,35 @@ impl Http {
         let body = Zeroizing::new(
             url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter().copied()).finish(),
         );
-        let mut req = self
+        let req = self
             .client
             .post(url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(reqwest::header::ACCEPT, "application/json");
-        if let Auth::Basic { client_id, secret } = auth {
-            // RFC 6749 §2.3.1: form-encode id and secret before Basic encoding.
-            let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            let secret_enc = Zeroizing::new(enc(secret.expose_secret()));
-            req = req.basic_auth(enc(client_id), Some(&*secret_enc));
-        }
-        self.send(req.body(body.to_string()), deadline)
+        self.send(with_auth(req, auth).body(body.to_string()), deadline)
+    }
+
+    /// POSTs the same fields as a flat JSON object of strings, for token endpoints that want JSON
+    /// (Notion); otherwise exactly like [`Http::post_form`].
+    ///
+    /// # Errors
+    /// [`SendError`] when no response could be read.
+    pub fn post_json(
+        &self,
+        url: &Url,
+        fields: &[(&str, &str)],
+        auth: &Auth<'_>,
+        deadline: Instant,
+    ) -> Result<Response, SendError> {
+        let map: serde_json::Map<String, serde_json::Value> =
+            fields.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String((*v).to_owned()))).collect();
+        let body = Zeroizing::new(serde_json::Value::Object(map).to_string());
+        let req = self
+            .client
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "application/json");
+        self.send(with_auth(req, auth).body(body.to_string()), deadline)
     }
 
     /// GETs a JSON document (discovery).
@@ -189,12 +206,32 @@ impl Http {
     }
 }
 
-fn io_cause(e: &std::io::Error) -> String {
-    if e.kind() == std::io::ErrorKind::TimedOut || e.to_string().contains("timed out") {
-        "timed out".into()
-    } else {
-        e.to_string()
+fn with_auth(req: reqwest::blocking::RequestBuilder, auth: &Auth<'_>) -> reqwest::blocking::RequestBuilder {
+    match auth {
+        Auth::None => req,
+        Auth::Basic { client_id, secret } => {
+            // RFC 6749 §2.3.1: form-encode id and secret before Basic encoding.
+            let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let secret_enc = Zeroizing::new(enc(secret.expose_secret()));
+            req.basic_auth(enc(client_id), Some(&*secret_enc))
+        }
     }
+}
+
+fn io_cause(e: &std::io::Error) -> String {
+    // reqwest wraps body errors in an io::Error whose own text is "request or response body
+    // error"; the timeout is further down the source chain.
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        let timed_out = c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+            || c.downcast_ref::<reqwest::Error>().is_some_and(reqwest::Error::is_timeout)
+            || c.to_string().contains("timed out");
+        if timed_out {
+            return "timed out".into();
+        }
+        cur = c.source();
+    }
+    e.to_string()
 }
 
 fn classify_send(e: &reqwest::Error) -> SendError {

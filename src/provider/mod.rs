@@ -2,6 +2,7 @@
 //! them: token, revocation and device authorization. Never touches the store.
 
 pub mod http;
+pub mod presets;
 pub mod token;
 
 use std::time::Instant;
@@ -12,7 +13,55 @@ use url::Url;
 
 use crate::error::{Error, sanitize_provider_text};
 use http::{Auth, Http, SendError, check_url};
-pub use token::{Client, ClientAuth, GrantRequest, TokenError};
+pub use token::{Client, ClientAuth, GrantRequest, Quirks, TokenError};
+
+/// The login flow a provider uses when no flow flag is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowKind {
+    /// Browser with a loopback redirect (RFC 8252).
+    Browser,
+    /// Print the URL, read the redirect (or an out-of-band code) from stdin.
+    Manual,
+    /// Device authorization grant (RFC 8628).
+    Device,
+    /// Client credentials (no user).
+    ClientCredentials,
+}
+
+impl FlowKind {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Browser => "browser",
+            Self::Manual => "manual",
+            Self::Device => "device",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+/// Whether the client secret is needed (for the code exchange and client credentials; the
+/// device flow never requires one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretNeed {
+    /// Public clients work without one.
+    #[default]
+    Optional,
+    /// Usually needed (Google Desktop clients); login warns when none is given.
+    Recommended,
+    /// Login refuses to start without one.
+    Required,
+}
+
+/// Whether login sends PKCE (S256).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Pkce {
+    #[default]
+    S256,
+    Off,
+}
 
 /// A provider's endpoints and behaviour: from a preset, config.toml, or discovery.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +77,32 @@ pub struct ProviderSpec {
     pub scopes_supported: Vec<String>,
     /// RFC 9207: the AS promises `iss` in every authorization response.
     pub iss_parameter_supported: bool,
+    /// The preset this spec was built from, if any.
+    pub preset: Option<String>,
+    /// Client authentication when a secret is given (`None`: HTTP Basic). Without a secret the
+    /// client is public (`client_id` in the body).
+    pub client_auth: Option<ClientAuth>,
+    pub secret: SecretNeed,
+    pub pkce: Pkce,
+    /// Extra authorization request parameters (Google's `access_type=offline`).
+    pub auth_params: Vec<(String, String)>,
+    /// The scope that yields a refresh token, added to every user login (`offline_access`).
+    pub offline_scope: Option<String>,
+    /// The authorization request's scope parameter (`scope`; Slack user tokens: `user_scope`).
+    pub scope_param: Option<String>,
+    /// What joins scopes in the authorization request (a space; Slack: a comma).
+    pub scope_separator: Option<String>,
+    /// Loopback redirect host (`127.0.0.1` or `localhost`) and path (`/callback`).
+    pub redirect_host: Option<String>,
+    pub redirect_path: Option<String>,
+    /// A fixed redirect URI; a non-loopback one (`urn:ietf:wg:oauth:2.0:oob`) means `--manual`.
+    pub redirect_uri: Option<String>,
+    /// Fixed loopback ports, for providers that match the port exactly.
+    pub ports: Vec<u16>,
+    pub default_flow: Option<FlowKind>,
+    /// Why there is no RFC 7009 endpoint and what to do instead.
+    pub revocation_note: Option<String>,
+    pub quirks: Quirks,
 }
 
 #[derive(Deserialize)]
@@ -66,6 +141,14 @@ pub fn well_known_urls(issuer: &str) -> Result<[Url; 2], Error> {
 /// # Errors
 /// Exit 4 when unreachable, exit 2 for mismatches and malformed documents.
 pub fn discover(http: &Http, issuer: &str, deadline: Instant) -> Result<ProviderSpec, Error> {
+    discover_document(http, issuer, deadline).map(|(spec, _)| spec)
+}
+
+/// [`discover`], also returning the metadata document as received, for the discovery cache.
+///
+/// # Errors
+/// As [`discover`].
+pub fn discover_document(http: &Http, issuer: &str, deadline: Instant) -> Result<(ProviderSpec, String), Error> {
     let mut last = None;
     for url in well_known_urls(issuer)? {
         let resp = match http.get(&url, deadline) {
@@ -93,34 +176,48 @@ pub fn discover(http: &Http, issuer: &str, deadline: Instant) -> Result<Provider
             ))
             .hint("check the issuer URL"));
         }
-        let md: Metadata = serde_json::from_slice(&resp.body)
-            .map_err(|e| Error::usage(format!("the metadata at {url} is malformed: {e}")))?;
-        if md.issuer != issuer {
-            return Err(Error::usage(format!(
-                "the metadata at {url} names issuer {:?}, not {issuer:?}",
-                sanitize_provider_text(&md.issuer)
-            ))
-            .hint("use exactly the issuer URL the provider publishes (a trailing slash matters)"));
-        }
-        let check = |what: &str, v: Option<String>| -> Result<Option<String>, Error> {
-            v.map(|v| check_url(what, &v).map(|_| v)).transpose()
-        };
-        let token_endpoint = check("token_endpoint", md.token_endpoint)?
-            .ok_or_else(|| Error::usage(format!("the metadata of {issuer} has no token_endpoint")))?;
-        return Ok(ProviderSpec {
-            name: issuer.to_owned(),
-            issuer: Some(md.issuer),
-            authorization_endpoint: check("authorization_endpoint", md.authorization_endpoint)?,
-            token_endpoint,
-            revocation_endpoint: check("revocation_endpoint", md.revocation_endpoint)?,
-            device_endpoint: check("device_authorization_endpoint", md.device_authorization_endpoint)?,
-            default_scopes: Vec::new(),
-            scopes_supported: md.scopes_supported,
-            iss_parameter_supported: md.authorization_response_iss_parameter_supported,
-        });
+        let doc = String::from_utf8(resp.body.to_vec())
+            .map_err(|_| Error::usage(format!("the metadata at {url} is not UTF-8")))?;
+        let spec = spec_from_document(issuer, url.as_str(), &doc)?;
+        return Ok((spec, doc));
     }
     Err(Error::usage(format!("no OAuth metadata found for {issuer}: {}", last.unwrap_or_default()))
         .hint("check the issuer URL; it must serve /.well-known/oauth-authorization-server or /.well-known/openid-configuration"))
+}
+
+/// Builds a spec from a metadata document (fetched from `source`, or read from the cache),
+/// with the checks of [`discover`].
+///
+/// # Errors
+/// Exit 2 for mismatches and malformed documents.
+pub fn spec_from_document(issuer: &str, source: &str, doc: &str) -> Result<ProviderSpec, Error> {
+    let url = source;
+    let md: Metadata =
+        serde_json::from_str(doc).map_err(|e| Error::usage(format!("the metadata at {url} is malformed: {e}")))?;
+    if md.issuer != issuer {
+        return Err(Error::usage(format!(
+            "the metadata at {url} names issuer {:?}, not {issuer:?}",
+            sanitize_provider_text(&md.issuer)
+        ))
+        .hint("use exactly the issuer URL the provider publishes (a trailing slash matters)"));
+    }
+    let check = |what: &str, v: Option<String>| -> Result<Option<String>, Error> {
+        v.map(|v| check_url(what, &v).map(|_| v)).transpose()
+    };
+    let token_endpoint = check("token_endpoint", md.token_endpoint)?
+        .ok_or_else(|| Error::usage(format!("the metadata of {issuer} has no token_endpoint")))?;
+    Ok(ProviderSpec {
+        name: issuer.to_owned(),
+        issuer: Some(md.issuer),
+        authorization_endpoint: check("authorization_endpoint", md.authorization_endpoint)?,
+        token_endpoint,
+        revocation_endpoint: check("revocation_endpoint", md.revocation_endpoint)?,
+        device_endpoint: check("device_authorization_endpoint", md.device_authorization_endpoint)?,
+        default_scopes: Vec::new(),
+        scopes_supported: md.scopes_supported,
+        iss_parameter_supported: md.authorization_response_iss_parameter_supported,
+        ..ProviderSpec::default()
+    })
 }
 
 /// RFC 7009 revocation. 200 means done whatever the body (RV-02); transient failures are
@@ -139,7 +236,7 @@ pub fn revoke(
     let url = check_url("revocation_endpoint", endpoint)?;
     let mut form = vec![("token", token.expose_secret()), ("token_type_hint", hint)];
     let auth = match (client.auth, &client.secret) {
-        (ClientAuth::Basic, Some(s)) => Auth::Basic { client_id: &client.client_id, secret: s },
+        (ClientAuth::Basic | ClientAuth::BasicJson, Some(s)) => Auth::Basic { client_id: &client.client_id, secret: s },
         (ClientAuth::Post, Some(s)) => {
             form.push(("client_id", &client.client_id));
             form.push(("client_secret", s.expose_secret()));

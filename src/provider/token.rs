@@ -29,6 +29,10 @@ pub enum ClientAuth {
     Basic,
     /// `client_id` and `client_secret` in the body.
     Post,
+    /// HTTP Basic, and the grant sent as a JSON object instead of a form (Notion). The body
+    /// encoding lives here, with the authentication method, because every path that rebuilds the
+    /// client from a stored profile (refresh, revoke) must present it the same way.
+    BasicJson,
 }
 
 impl ClientAuth {
@@ -39,8 +43,9 @@ impl ClientAuth {
             "none" => Ok(Self::None),
             "client_secret_basic" | "basic" => Ok(Self::Basic),
             "client_secret_post" | "post" => Ok(Self::Post),
+            "client_secret_basic_json" | "basic_json" => Ok(Self::BasicJson),
             _ => Err(Error::usage(format!("unknown client authentication method {s:?}"))
-                .hint("use none, client_secret_basic or client_secret_post")),
+                .hint("use none, client_secret_basic, client_secret_post or client_secret_basic_json")),
         }
     }
     #[must_use]
@@ -49,6 +54,7 @@ impl ClientAuth {
             Self::None => "none",
             Self::Basic => "client_secret_basic",
             Self::Post => "client_secret_post",
+            Self::BasicJson => "client_secret_basic_json",
         }
     }
 }
@@ -63,10 +69,80 @@ pub struct Client {
 
 /// A grant to present at the token endpoint.
 pub enum GrantRequest<'a> {
-    AuthorizationCode { code: &'a SecretString, redirect_uri: &'a str, verifier: &'a SecretString },
-    Refresh { refresh_token: &'a SecretString, scope: Option<&'a str> },
-    ClientCredentials { scope: Option<&'a str> },
-    DeviceCode { device_code: &'a SecretString },
+    /// `verifier`: the PKCE code verifier, `None` when the provider's preset turns PKCE off.
+    AuthorizationCode {
+        code: &'a SecretString,
+        redirect_uri: &'a str,
+        verifier: Option<&'a SecretString>,
+    },
+    Refresh {
+        refresh_token: &'a SecretString,
+        scope: Option<&'a str>,
+    },
+    ClientCredentials {
+        scope: Option<&'a str>,
+    },
+    DeviceCode {
+        device_code: &'a SecretString,
+    },
+}
+
+/// Provider behaviour at the token endpoint that a response cannot reveal by itself. Presets and
+/// `config.toml` set it; login stores it with the profile (`extra.quirks`).
+///
+/// What *can* be recognised safely is handled for every provider in
+/// [`parse_token_response_with`]: form-encoded bodies (GitHub when `Accept` is ignored), errors
+/// sent with HTTP 200 (GitHub's `error`, Slack's `"ok": false`), provider-specific error codes,
+/// `expires_in` as a string (Microsoft v1, B2C), `scope` as an array, and Slack's `user`/`bot`
+/// token types. The JSON request body (Notion) is [`ClientAuth::BasicJson`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quirks {
+    /// Slack `oauth.v2.access`: the code exchange puts the bot token at the top level and the
+    /// user token in `authed_user`; take the user token.
+    pub user_token_in_authed_user: bool,
+    /// Lifetime to assume when a success has no `expires_in` and the token is not a JWT: GitHub
+    /// OAuth-app and Notion tokens do not expire. `None`: [`ASSUME_LIFETIME`]. In config.toml a
+    /// duration (`"365d"`) or seconds.
+    #[serde(deserialize_with = "de_lifetime", skip_serializing_if = "Option::is_none")]
+    pub lifetime_when_absent: Option<i64>,
+    /// Send the login's `redirect_uri` again with every refresh (AlarmBox's reported client).
+    pub redirect_uri_on_refresh: bool,
+}
+
+impl Quirks {
+    /// The quirks stored in a profile's `extra` JSON; none when absent or unreadable.
+    #[must_use]
+    pub fn from_extra(extra: &str) -> Self {
+        serde_json::from_str::<serde_json::Value>(extra)
+            .ok()
+            .and_then(|v| v.get("quirks").cloned())
+            .and_then(|q| serde_json::from_value(q).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// `lifetime_when_absent`: a duration (`"365d"`) or positive seconds.
+pub(crate) fn de_lifetime<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error as _;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(i64),
+        Text(String),
+    }
+    let secs = match Option::<Raw>::deserialize(d)? {
+        None => return Ok(None),
+        Some(Raw::Secs(s)) => s,
+        Some(Raw::Text(t)) => {
+            let d = crate::model::parse_duration(&t).map_err(|e| D::Error::custom(e.message))?;
+            i64::try_from(d.as_secs()).map_err(D::Error::custom)?
+        }
+    };
+    if secs <= 0 {
+        return Err(D::Error::custom("lifetime_when_absent must be positive"));
+    }
+    Ok(Some(secs.min(MAX_LIFETIME)))
 }
 
 /// A classified failure at the token endpoint.
@@ -131,6 +207,7 @@ fn send_once(
     client: &Client,
     grant: &GrantRequest<'_>,
     extra: &[(String, String)],
+    quirks: &Quirks,
     deadline: Instant,
 ) -> Result<TokenSet, TokenError> {
     let mut form: Vec<(&str, &str)> = Vec::with_capacity(8);
@@ -140,8 +217,10 @@ fn send_once(
                 ("grant_type", "authorization_code"),
                 ("code", code.expose_secret()),
                 ("redirect_uri", redirect_uri),
-                ("code_verifier", verifier.expose_secret()),
             ]);
+            if let Some(v) = verifier {
+                form.push(("code_verifier", v.expose_secret()));
+            }
         }
         GrantRequest::Refresh { refresh_token, scope } => {
             form.extend([("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose_secret())]);
@@ -163,7 +242,7 @@ fn send_once(
         }
     }
     let auth = match (client.auth, &client.secret) {
-        (ClientAuth::Basic, Some(s)) => Auth::Basic { client_id: &client.client_id, secret: s },
+        (ClientAuth::Basic | ClientAuth::BasicJson, Some(s)) => Auth::Basic { client_id: &client.client_id, secret: s },
         (ClientAuth::Post, Some(s)) => {
             form.push(("client_id", &client.client_id));
             form.push(("client_secret", s.expose_secret()));
@@ -178,21 +257,56 @@ fn send_once(
         form.push((k, v));
     }
     let sent_at = now();
-    let resp = http.post_form(endpoint, &form, &auth, deadline).map_err(|e| match e {
+    let sent = if client.auth == ClientAuth::BasicJson {
+        http.post_json(endpoint, &form, &auth, deadline)
+    } else {
+        http.post_form(endpoint, &form, &auth, deadline)
+    };
+    let resp = sent.map_err(|e| match e {
         SendError::NotSent(m) => TokenError::Transient { message: m, retry_after: None, maybe_sent: false },
         SendError::MaybeSent(m) => TokenError::Transient { message: m, retry_after: None, maybe_sent: true },
         SendError::TooLarge => {
             TokenError::Protocol { message: SendError::TooLarge.describe(), class: Class::Unavailable }
         }
     })?;
-    parse_token_response(&resp, sent_at)
+    parse_token_response_with(&resp, sent_at, quirks)
 }
 
-/// Turns a token-endpoint response into a [`TokenSet`] or a classified error (TE-03..TE-08).
+/// Turns a token-endpoint response into a [`TokenSet`] or a classified error (TE-03..TE-08),
+/// with no provider quirks.
 ///
 /// # Errors
 /// A [`TokenError`] for every response that is not a valid success.
 pub fn parse_token_response(resp: &Response, sent_at: i64) -> Result<TokenSet, TokenError> {
+    parse_token_response_with(resp, sent_at, &Quirks::default())
+}
+
+/// Provider error codes that mean a standard one (PROVIDERS.md, "Error quirks"). Codes not listed
+/// keep their RFC 6749 / RFC 8628 meaning, or are configuration errors.
+fn standard_error_code(code: &str) -> &str {
+    match code {
+        // GitHub: a dead authorization code or refresh token; Slack: the same.
+        "bad_verification_code" | "bad_refresh_token" | "invalid_code" | "invalid_refresh_token" => "invalid_grant",
+        // Microsoft's device flow says `authorization_declined`; GitHub documents `token_expired`.
+        "authorization_declined" => "access_denied",
+        "token_expired" | "incorrect_device_code" => "expired_token",
+        other => other,
+    }
+}
+
+fn is_form(resp: &Response) -> bool {
+    let ct = resp.content_type.to_ascii_lowercase();
+    ct.split(';').next().unwrap_or("").trim() == "application/x-www-form-urlencoded"
+}
+
+/// [`parse_token_response`] with the provider's [`Quirks`]. Besides them, it accepts for every
+/// provider what cannot be misread: a form-encoded body, an error sent with HTTP 200 (an `error`
+/// member without `access_token`, or `"ok": false`), the error codes of [`standard_error_code`],
+/// `token_type` `user`/`bot` (Slack's bearer tokens), and `expires_in` as a string.
+///
+/// # Errors
+/// A [`TokenError`] for every response that is not a valid success.
+pub fn parse_token_response_with(resp: &Response, sent_at: i64, quirks: &Quirks) -> Result<TokenSet, TokenError> {
     let status = resp.status;
     if (300..400).contains(&status) {
         return Err(TokenError::Protocol {
@@ -200,7 +314,8 @@ pub fn parse_token_response(resp: &Response, sent_at: i64) -> Result<TokenSet, T
             class: Class::Unavailable,
         });
     }
-    if !resp.is_json() || resp.is_html() {
+    let form = is_form(resp);
+    if !(resp.is_json() || form) || resp.is_html() {
         let class = if status >= 500 || resp.is_html() { Class::Unavailable } else { Class::Usage };
         let message = format!(
             "non-JSON response (status {status}, content-type {})",
@@ -211,16 +326,31 @@ pub fn parse_token_response(resp: &Response, sent_at: i64) -> Result<TokenSet, T
         }
         return Err(TokenError::Protocol { message, class });
     }
-    if status != 200 {
-        let err: Option<RawError> = serde_json::from_slice(&resp.body).ok();
+    let body: Result<serde_json::Value, String> = if form {
+        let map: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(&resp.body)
+            .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+            .collect();
+        Ok(serde_json::Value::Object(map))
+    } else {
+        serde_json::from_slice(&resp.body)
+            .map_err(|e| format!("malformed JSON in the token response (line {}, column {})", e.line(), e.column()))
+    };
+    let error_in_200 = status == 200
+        && body.as_ref().is_ok_and(|v| {
+            v.get("ok") == Some(&serde_json::Value::Bool(false))
+                || (v.get("access_token").is_none() && v.get("error").is_some_and(serde_json::Value::is_string))
+        });
+    if status != 200 || error_in_200 {
+        let err: Option<RawError> = body.as_ref().ok().and_then(|v| serde_json::from_value(v.clone()).ok());
         let code = err.as_ref().and_then(|e| e.error.clone()).unwrap_or_default();
         let code = sanitize_provider_text(&code);
         let desc = err
             .and_then(|e| e.error_description)
             .map(|d| format!(" ({})", sanitize_provider_text(&d)))
             .unwrap_or_default();
-        return Err(match code.as_str() {
-            "invalid_grant" => TokenError::InvalidGrant(desc),
+        return Err(match standard_error_code(&code) {
+            "invalid_grant" if code == "invalid_grant" => TokenError::InvalidGrant(desc),
+            "invalid_grant" => TokenError::InvalidGrant(format!(" ({code}){desc}")),
             "authorization_pending" => TokenError::Pending,
             "slow_down" => TokenError::SlowDown,
             "access_denied" | "expired_token" => TokenError::Denied(format!("{code}{desc}")),
@@ -249,18 +379,21 @@ pub fn parse_token_response(resp: &Response, sent_at: i64) -> Result<TokenSet, T
             _ => TokenError::Config(format!("{code}{desc} (HTTP {status})")),
         });
     }
-    let raw: RawToken = serde_json::from_slice(&resp.body).map_err(|e| TokenError::Protocol {
-        message: format!("malformed JSON in the token response (line {}, column {})", e.line(), e.column()),
-        class: Class::Usage,
-    })?;
     let bad = |m: &str| TokenError::Protocol { message: m.to_owned(), class: Class::Usage };
+    let body = body.map_err(|m| bad(&m))?;
+    let token_obj = match body.get("authed_user") {
+        Some(user) if quirks.user_token_in_authed_user && user.get("access_token").is_some() => user,
+        _ => &body,
+    };
+    let raw: RawToken = serde_json::from_value(token_obj.clone())
+        .map_err(|e| bad(&format!("malformed JSON in the token response ({e})")))?;
     let access =
         raw.access_token.filter(|s| !s.is_empty()).ok_or_else(|| bad("the token response has no access_token"))?;
     if !is_safe_token(&access) {
         return Err(bad("the access token contains characters that are unsafe in an HTTP header (TE-06)"));
     }
     let token_type = raw.token_type.ok_or_else(|| bad("the token response has no token_type"))?;
-    if !token_type.eq_ignore_ascii_case("bearer") {
+    if !["bearer", "user", "bot"].iter().any(|t| token_type.eq_ignore_ascii_case(t)) {
         return Err(bad(&format!(
             "unsupported token_type {:?}; tokcli handles Bearer tokens only",
             sanitize_provider_text(&token_type)
@@ -273,7 +406,7 @@ pub fn parse_token_response(resp: &Response, sent_at: i64) -> Result<TokenSet, T
     }
     let lifetime = expires_in(raw.expires_in.as_ref())
         .or_else(|| jwt_claims(&access).and_then(|c| c["exp"].as_i64()).map(|exp| exp - sent_at).filter(|l| *l > 0))
-        .unwrap_or(ASSUME_LIFETIME)
+        .unwrap_or(quirks.lifetime_when_absent.unwrap_or(ASSUME_LIFETIME))
         .min(MAX_LIFETIME);
     let scope = match raw.scope {
         Some(serde_json::Value::String(s)) => Some(s),
@@ -315,12 +448,38 @@ pub fn request(
     deadline: Instant,
     on_retry: &mut dyn FnMut(&str, Duration),
 ) -> Result<TokenSet, TokenError> {
+    request_with(http, endpoint, client, grant, extra, &Quirks::default(), deadline, on_retry)
+}
+
+/// [`request`] with the provider's [`Quirks`].
+///
+/// # Errors
+/// The last [`TokenError`].
+#[allow(clippy::too_many_arguments)]
+pub fn request_with(
+    http: &Http,
+    endpoint: &Url,
+    client: &Client,
+    grant: &GrantRequest<'_>,
+    extra: &[(String, String)],
+    quirks: &Quirks,
+    deadline: Instant,
+    on_retry: &mut dyn FnMut(&str, Duration),
+) -> Result<TokenSet, TokenError> {
     let mut attempt = 0;
     let mut unknown_retried = false;
     loop {
         attempt += 1;
-        let err = match send_once(http, endpoint, client, grant, extra, deadline) {
+        let err = match send_once(http, endpoint, client, grant, extra, quirks, deadline) {
             Ok(t) => return Ok(t),
+            // RF-05/CR-03: the retry after an unknown outcome met a dead token, so the first
+            // attempt most likely rotated it at the provider.
+            Err(TokenError::InvalidGrant(d)) if unknown_retried => {
+                return Err(TokenError::InvalidGrant(format!(
+                    "{d}; the previous attempt was interrupted after it was sent, \
+so the provider probably rotated the refresh token then"
+                )));
+            }
             Err(e) => e,
         };
         let TokenError::Transient { message, retry_after, maybe_sent } = &err else { return Err(err) };
@@ -472,6 +631,73 @@ mod tests {
             TokenError::InvalidGrant(d) => assert!(!d.contains('\x1b') && !d.contains('\x07')),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn provider_quirks() {
+        const F: &str = "application/x-www-form-urlencoded; charset=utf-8";
+        // GitHub without Accept: form-encoded success and error.
+        let t =
+            parse_token_response(&resp(200, F, "access_token=gho_x&scope=repo%2Cgist&token_type=bearer"), 0).unwrap();
+        assert_eq!(t.scope.as_deref(), Some("repo,gist"));
+        assert_eq!(t.expires_at, ASSUME_LIFETIME);
+        assert!(matches!(
+            parse_token_response(&resp(200, F, "error=bad_verification_code&error_description=expired"), 0),
+            Err(TokenError::InvalidGrant(_))
+        ));
+        // GitHub device polling: errors with HTTP 200.
+        for (code, want) in [("authorization_pending", "pending"), ("slow_down", "slow"), ("token_expired", "denied")] {
+            let r = parse_token_response(&resp(200, J, &format!(r#"{{"error":"{code}"}}"#)), 0);
+            let got = match r {
+                Err(TokenError::Pending) => "pending",
+                Err(TokenError::SlowDown) => "slow",
+                Err(TokenError::Denied(_)) => "denied",
+                other => panic!("{code}: {other:?}"),
+            };
+            assert_eq!(got, want, "{code}");
+        }
+        // Slack: ok:false with HTTP 200, nested user token, user/bot token types.
+        assert!(matches!(
+            parse_token_response(&resp(200, J, r#"{"ok":false,"error":"invalid_refresh_token"}"#), 0),
+            Err(TokenError::InvalidGrant(_))
+        ));
+        assert!(matches!(
+            parse_token_response(&resp(200, J, r#"{"ok":false,"error":"bad_client_secret"}"#), 0),
+            Err(TokenError::Config(_))
+        ));
+        let slack = r#"{"ok":true,"access_token":"xoxb-bot","token_type":"bot","scope":"chat:write",
+            "authed_user":{"id":"U1","access_token":"xoxp-user","token_type":"user","scope":"search:read",
+            "refresh_token":"xoxe-1-r","expires_in":43200}}"#;
+        let q = Quirks { user_token_in_authed_user: true, ..Quirks::default() };
+        let t = parse_token_response_with(&resp(200, J, slack), 0, &q).unwrap();
+        assert_eq!(t.access_token.expose_secret(), "xoxp-user");
+        assert_eq!(t.refresh_token.unwrap().expose_secret(), "xoxe-1-r");
+        assert_eq!((t.expires_at, t.scope.as_deref()), (43200, Some("search:read")));
+        let t = parse_token_response(&resp(200, J, slack), 0).unwrap();
+        assert_eq!(t.access_token.expose_secret(), "xoxb-bot", "without the quirk: the top-level token");
+        // Notion/GitHub OAuth apps: no expires_in, a configured lifetime.
+        let q = Quirks { lifetime_when_absent: Some(86_400), ..Quirks::default() };
+        let t =
+            parse_token_response_with(&resp(200, J, r#"{"access_token":"n","token_type":"bearer"}"#), 5, &q).unwrap();
+        assert_eq!(t.expires_at, 86_405);
+        assert!(matches!(
+            parse_token_response(&resp(400, J, r#"{"error":"authorization_declined"}"#), 0),
+            Err(TokenError::Denied(_))
+        ));
+    }
+
+    #[test]
+    fn quirks_round_trip_through_extra() {
+        let q =
+            Quirks { user_token_in_authed_user: true, lifetime_when_absent: Some(60), redirect_uri_on_refresh: true };
+        let extra = serde_json::json!({ "quirks": q }).to_string();
+        assert_eq!(Quirks::from_extra(&extra), q);
+        assert_eq!(Quirks::from_extra("{}"), Quirks::default());
+        let q: Quirks = serde_json::from_str(r#"{"lifetime_when_absent":"2h"}"#).unwrap();
+        assert_eq!(q.lifetime_when_absent, Some(7200));
+        assert!(serde_json::from_str::<Quirks>(r#"{"lifetime_when_absent":"soon"}"#).is_err());
+        assert_eq!(ClientAuth::parse("client_secret_basic_json").unwrap(), ClientAuth::BasicJson);
+        assert_eq!(ClientAuth::BasicJson.as_str(), "client_secret_basic_json");
     }
 
     #[test]

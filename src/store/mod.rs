@@ -7,6 +7,7 @@
 //! the network and never prints: warnings go back to the caller.
 
 pub mod crypto;
+mod discovery_cache;
 pub mod keys;
 pub mod lock;
 
@@ -305,6 +306,33 @@ fn configure(conn: &Connection) -> Result<()> {
         .map_err(|e| sql_err(&e))
 }
 
+/// Opens the database read-write. When that cannot even read (ST-04: in a read-only directory
+/// the WAL index `-shm` cannot be created, SQLITE_READONLY_DIRECTORY; on a full disk it cannot be
+/// sized, SQLITE_IOERR_SHMSIZE), falls back to a read-only `immutable=1` connection that reads the
+/// committed database without a WAL index. Writes on it fail with SQLITE_READONLY, so a refresh
+/// stops at the CR-02 pre-flight (exit 5) before any request.
+fn open_connection(db: &Path) -> Result<Connection> {
+    use rusqlite::ErrorCode as C;
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| unreadable(db, &format!("({e})")))?;
+    match conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0)) {
+        Ok(_) => Ok(conn),
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(f.code, C::ReadOnly | C::CannotOpen | C::SystemIoFailure | C::DiskFull) =>
+        {
+            drop(conn);
+            let mut uri = url::Url::from_file_path(db).map_err(|()| unreadable(db, "(not an absolute path)"))?;
+            uri.set_query(Some("immutable=1"));
+            Connection::open_with_flags(
+                uri.as_str(),
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| unreadable(db, &format!("({e})")))
+        }
+        Err(e) => Err(unreadable(db, &format!("({e})"))),
+    }
+}
+
 fn unreadable(db: &Path, why: &str) -> Error {
     Error::store(format!("store unreadable: {} {why}", db.display())).hint(
         "the file was left untouched; run `tokcli doctor`, or `tokcli doctor --reset` to move it aside and start over",
@@ -369,9 +397,7 @@ impl SqliteStore {
         if meta.len() < 512 {
             return Err(unreadable(&paths.db, &format!("is truncated ({} bytes)", meta.len())));
         }
-        let conn =
-            Connection::open_with_flags(&paths.db, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                .map_err(|e| unreadable(&paths.db, &format!("({e})")))?;
+        let conn = open_connection(&paths.db)?;
         configure(&conn).map_err(|e| unreadable(&paths.db, &format!("({})", e.message)))?;
         let (app_id, version): (i64, i64) = conn
             .query_row("SELECT * FROM pragma_application_id, pragma_user_version", [], |r| Ok((r.get(0)?, r.get(1)?)))
