@@ -66,7 +66,8 @@ impl Session {
 
     /// Items the keyring holds for tokcli (attribute `service=tokcli`).
     fn tokcli_items(&self) -> usize {
-        let out = self.command("secret-tool").args(["search", "--all", "service", "tokcli"]).output().expect("secret-tool");
+        let out =
+            self.command("secret-tool").args(["search", "--all", "service", "tokcli"]).output().expect("secret-tool");
         String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with("secret = ")).count()
             + String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.starts_with("secret = ")).count()
     }
@@ -101,10 +102,13 @@ impl Drop for Session {
 }
 
 fn login(s: &Session, home: &Home, srv: &OidcServer) {
-    home.run_with(&["login", &srv.issuer, "--client-id", "tokcli-public", "--profile", "kr", "--timeout", "60s"], |c| {
-        s.apply(c);
-        c.env("BROWSER", OidcServer::fakebrowser());
-    })
+    home.run_with(
+        &["login", &srv.issuer, "--client-id", "tokcli-public", "--profile", "kr", "--timeout", "60s"],
+        |c| {
+            s.apply(c);
+            c.env("BROWSER", OidcServer::fakebrowser());
+        },
+    )
     .ok();
 }
 

@@ -8,3 +8,7 @@ mod support;
 mod cli;
 mod keyring;
 mod real_server;
+
+mod faults;
+mod mockas;
+mod presets;

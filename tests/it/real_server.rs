@@ -171,12 +171,10 @@ fn wrong_state_or_iss_is_rejected() {
     let srv = OidcServer::start();
     for tamper in ["state", "iss"] {
         let home = Home::new();
-        let r = home.run_with(
-            &["login", &srv.issuer, "--client-id", PUBLIC, "--profile", "t", "--timeout", "8s"],
-            |c| {
+        let r =
+            home.run_with(&["login", &srv.issuer, "--client-id", PUBLIC, "--profile", "t", "--timeout", "8s"], |c| {
                 c.env("BROWSER", OidcServer::fakebrowser()).env("FAKEBROWSER_TAMPER", tamper);
-            },
-        );
+            });
         // A wrong state is ignored (400) and the listener keeps waiting until the deadline;
         // a wrong iss from the right state aborts at once. Both end with exit 7, nothing stored.
         r.code(7);
@@ -242,7 +240,18 @@ fn client_credentials_confidential_client() {
     let srv = OidcServer::start();
     let home = Home::new();
     let r = home.run_stdin(
-        &["login", &srv.issuer, "--client-id", "tokcli-cc", "--client-secret-stdin", "--client-credentials", "--scope", "api:read", "--profile", "ci"],
+        &[
+            "login",
+            &srv.issuer,
+            "--client-id",
+            "tokcli-cc",
+            "--client-secret-stdin",
+            "--client-credentials",
+            "--scope",
+            "api:read",
+            "--profile",
+            "ci",
+        ],
         "tokcli-cc-secret\n",
         |_| {},
     );
@@ -275,7 +284,16 @@ fn refresh_token_import_and_confidential_auth_code() {
     // import that refresh token into another home: validated by an immediate refresh.
     let other = Home::new();
     let r = other.run_stdin(
-        &["login", &srv.issuer, "--client-id", "tokcli-confidential", "--client-secret-stdin", "--refresh-token-stdin", "--profile", "imp"],
+        &[
+            "login",
+            &srv.issuer,
+            "--client-id",
+            "tokcli-confidential",
+            "--client-secret-stdin",
+            "--refresh-token-stdin",
+            "--profile",
+            "imp",
+        ],
         &format!("tokcli-confidential-secret\n{rt}\n"),
         |_| {},
     );
@@ -286,7 +304,16 @@ fn refresh_token_import_and_confidential_auth_code() {
     // a bogus refresh token is refused with exit 3 and nothing stored
     let third = Home::new();
     let r = third.run_stdin(
-        &["login", &srv.issuer, "--client-id", "tokcli-confidential", "--client-secret-stdin", "--refresh-token-stdin", "--profile", "bad"],
+        &[
+            "login",
+            &srv.issuer,
+            "--client-id",
+            "tokcli-confidential",
+            "--client-secret-stdin",
+            "--refresh-token-stdin",
+            "--profile",
+            "bad",
+        ],
         "tokcli-confidential-secret\nnot-a-token\n",
         |_| {},
     );

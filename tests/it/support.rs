@@ -45,7 +45,11 @@ impl Run {
     /// The single line of stdout, without the newline (asserts there is exactly one).
     #[track_caller]
     pub fn line(&self) -> String {
-        assert!(self.stdout.ends_with('\n') && self.stdout.matches('\n').count() == 1, "stdout is not one line: {:?}", self.stdout);
+        assert!(
+            self.stdout.ends_with('\n') && self.stdout.matches('\n').count() == 1,
+            "stdout is not one line: {:?}",
+            self.stdout
+        );
         self.stdout.trim_end_matches('\n').to_owned()
     }
 }
@@ -222,6 +226,8 @@ impl Home {
             .expect("profile row");
         let key = tokcli::store::keys::decode_key(&self.key).expect("key");
         let c = Cipher::new(&key, std::str::from_utf8(&store_id).expect("utf8"));
-        blob.map(|b| c.open(field, Place { profile_id: id, generation }, &b, profile).expect("open").expose_secret().to_owned())
+        blob.map(|b| {
+            c.open(field, Place { profile_id: id, generation }, &b, profile).expect("open").expose_secret().to_owned()
+        })
     }
 }
