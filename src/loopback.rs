@@ -23,7 +23,10 @@ const DONE_GRACE: Duration = Duration::from_secs(2);
 /// A bound loopback listener.
 pub struct Listener {
     server: Server,
+    /// The Host header the browser must send: `127.0.0.1:PORT` (or `localhost:PORT`).
     host: String,
+    /// The callback path registered with the provider.
+    path: String,
     pub redirect_uri: String,
 }
 
@@ -42,25 +45,47 @@ pub struct Expect<'a> {
     pub iss_required: bool,
 }
 
-/// Binds 127.0.0.1 on an ephemeral port, or on the first free port of `ports` (LB-05, LB-07).
+/// Binds 127.0.0.1 on an ephemeral port, or on the first free port of `ports` (LB-05, LB-07),
+/// for the redirect `http://127.0.0.1:PORT/callback`.
 ///
 /// # Errors
 /// Exit 7 naming the ports when none can be bound.
 pub fn bind(ports: &[u16]) -> Result<Listener, Error> {
+    bind_at(ports, "127.0.0.1", CALLBACK_PATH)
+}
+
+/// Like [`bind`], for a provider that requires another redirect host or path. `host` may be
+/// `127.0.0.1`, `[::1]` or `localhost` (Microsoft's documented host); the socket always binds the
+/// loopback interface only, never a wildcard address (LB-05, LB-06).
+///
+/// # Errors
+/// Exit 2 for a non-loopback host, exit 7 naming the ports when none can be bound.
+pub fn bind_at(ports: &[u16], host: &str, path: &str) -> Result<Listener, Error> {
+    let ip = match host {
+        "127.0.0.1" | "localhost" => "127.0.0.1",
+        "[::1]" | "::1" => "::1",
+        other => {
+            return Err(Error::usage(format!("the redirect host {other:?} is not a loopback address"))
+                .hint("use 127.0.0.1, [::1] or localhost"));
+        }
+    };
+    if !path.starts_with('/') {
+        return Err(Error::usage(format!("the redirect path {path:?} must start with '/'")));
+    }
     let candidates: Vec<u16> = if ports.is_empty() { vec![0] } else { ports.to_vec() };
     let mut failures = Vec::new();
     for port in &candidates {
-        match Server::http(("127.0.0.1", *port)) {
+        match Server::http((ip, *port)) {
             Ok(server) => {
                 let actual = server.server_addr().to_ip().map_or(*port, |a| a.port());
-                let host = format!("127.0.0.1:{actual}");
-                let redirect_uri = format!("http://{host}{CALLBACK_PATH}");
-                return Ok(Listener { server, host, redirect_uri });
+                let host = format!("{}:{actual}", if host == "::1" { "[::1]" } else { host });
+                let redirect_uri = format!("http://{host}{path}");
+                return Ok(Listener { server, host, path: path.to_owned(), redirect_uri });
             }
             Err(e) => failures.push(format!("{port} ({e})")),
         }
     }
-    Err(Error::login(format!("cannot listen on 127.0.0.1 port {}", failures.join(", ")))
+    Err(Error::login(format!("cannot listen on {ip} port {}", failures.join(", ")))
         .hint("free one of those ports, or pass other ones with --port"))
 }
 
@@ -199,7 +224,7 @@ impl Listener {
                 on_stray("a request with a foreign Host header");
                 continue;
             }
-            if path != CALLBACK_PATH {
+            if path != self.path {
                 let _ = req.respond(page(404, "Not found", "Nothing here."));
                 continue;
             }
@@ -371,6 +396,34 @@ mod tests {
     #[test]
     fn escaping() {
         assert_eq!(html_escape("<script>&\"'"), "&lt;script&gt;&amp;&quot;&#39;");
+    }
+
+    fn raw_get(port: u16, host: &str, target: &str) -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+
+    #[test]
+    fn localhost_redirect_with_custom_path() {
+        let l = bind_at(&[], "localhost", "/auth/cb").unwrap();
+        assert!(l.redirect_uri.starts_with("http://localhost:") && l.redirect_uri.ends_with("/auth/cb"));
+        let port: u16 = l.host.rsplit(':').next().unwrap().parse().unwrap();
+        let st = secret("S");
+        let h = std::thread::spawn(move || {
+            let st = st;
+            let e = Expect { state: &st, issuer: None, iss_required: false };
+            l.wait(&e, Instant::now() + Duration::from_secs(10), |_| {}).map(|c| c.expose_secret().to_owned())
+        });
+        let host = format!("localhost:{port}");
+        assert!(raw_get(port, &host, "/callback?code=c&state=S").starts_with("HTTP/1.1 404"));
+        assert!(raw_get(port, &format!("127.0.0.1:{port}"), "/auth/cb?code=c&state=S").starts_with("HTTP/1.1 400"));
+        assert!(raw_get(port, &host, "/auth/cb?code=good&state=S").starts_with("HTTP/1.1 303"));
+        assert_eq!(h.join().unwrap().unwrap(), "good");
+        assert!(bind_at(&[], "0.0.0.0", "/cb").is_err(), "never a wildcard address");
     }
 
     #[test]

@@ -76,6 +76,9 @@ fn cached(store: &dyn TokenStore, p: Profile) -> Result<Fresh, Error> {
 pub fn get_fresh(ctx: &Ctx, store: &dyn TokenStore, name: &ProfileName, pol: &Policy) -> Result<Fresh, Error> {
     let p = store.get(name)?.ok_or_else(|| super::no_such_profile(name))?;
     check_status(&p, name)?;
+    // A `[profiles.NAME] min_valid` from config.toml was stored with the profile at login, so
+    // the hot path never reads the config file.
+    let pol = &Policy { min_valid: pol.min_valid.or_else(|| crate::config::stored_min_valid(&p.config.extra)), ..*pol };
     if !pol.force && is_valid(&p, pol.min_valid) {
         return cached(store, p);
     }
@@ -136,7 +139,8 @@ fn refresh_locked(
     let mut on_retry = |msg: &str, wait: Duration| {
         ctx.printer.debug(1, &format!("{name}: {msg}; retrying in {}ms", wait.as_millis()));
     };
-    let result = token::request(http, &endpoint, &client, &grant, &extra, pol.deadline, &mut on_retry);
+    let quirks = token::Quirks::from_extra(&p.config.extra);
+    let result = token::request_with(http, &endpoint, &client, &grant, &extra, &quirks, pol.deadline, &mut on_retry);
     crate::hooks::point("refresh:after_response");
     let ts = match result {
         Ok(ts) => ts,

@@ -560,25 +560,7 @@ fn authorization_code(
     let ports = settings.values.ports.clone().unwrap_or_else(|| spec.ports.clone());
     let plan = Redirect::of(spec, &ports);
     let listener = match (&plan, flow) {
-        (Redirect::Loopback { host, path, ports }, Flow::Browser) => {
-            // The listener serves http://127.0.0.1:PORT/callback only.
-            if host != "127.0.0.1" || path != loopback::CALLBACK_PATH {
-                return Err(Error::usage(format!(
-                    "{} redirects to http://{host}:PORT{path}, which the loopback listener cannot receive yet \
-(it serves http://127.0.0.1:PORT{})",
-                    spec.name,
-                    loopback::CALLBACK_PATH
-                ))
-                .hint(format!(
-                    "use --manual{} or register http://127.0.0.1{} and set redirect_host = \"127.0.0.1\" (and \
-redirect_path) under [providers.{}] in config.toml",
-                    if spec.device_endpoint.is_some() { " or --device," } else { "," },
-                    loopback::CALLBACK_PATH,
-                    spec.name
-                )));
-            }
-            Some(loopback::bind(ports)?)
-        }
+        (Redirect::Loopback { host, path, ports }, Flow::Browser) => Some(loopback::bind_at(ports, host, path)?),
         _ => None,
     };
     let redirect_uri = match (&listener, &plan) {

@@ -334,8 +334,8 @@ PROFILE)\" https://slack.com/api/auth.revoke, then `tokcli revoke PROFILE --loca
             params: params(&[("owner", "user")]),
             client_auth: Some(ClientAuth::BasicJson),
             secret: Some(SecretNeed::Required),
-            // Not documented by Notion; `pkce = true` in config.toml turns it on.
-            pkce: Some(false),
+            // Notion does not document PKCE; tokcli sends S256 anyway (LB-04: every authorization
+            // request carries PKCE; unknown parameters are ignored by OAuth servers).
             redirect_host: some("127.0.0.1"),
             flow: Some(FlowKind::Browser),
             // The token response has no expires_in (lifetime unconfirmed).
@@ -658,7 +658,7 @@ mod tests {
         assert_eq!(s.client_auth, Some(ClientAuth::BasicJson));
         assert_eq!(s.quirks.lifetime_when_absent, Some(YEAR));
         assert!(s.revocation_endpoint.is_none());
-        assert_eq!(s.pkce, Pkce::Off);
+        assert_eq!(s.pkce, Pkce::S256, "PKCE on every authorization request (LB-04)");
     }
 
     #[test]
