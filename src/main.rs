@@ -7,6 +7,7 @@ use tokcli::output::{BrokenPipe, Printer};
 fn main() {
     tokcli::sys::private_umask();
     tokcli::sys::disable_dumps();
+    tokcli::sys::install_signal_handlers();
     let cli = tokcli::cli::Cli::parse();
     let printer = Printer::new(cli.quiet, cli.verbose, cli.color);
     let code = match tokcli::commands::run(cli, printer.clone()) {
@@ -24,5 +25,7 @@ fn main() {
             class.exit_code()
         }
     };
+    // A signal deferred during a refresh (CR-04) ends the run with 130 whatever else happened.
+    let code = if tokcli::sys::interrupted() { 130 } else { code };
     std::process::exit(code);
 }

@@ -140,6 +140,8 @@ fn refresh_locked(
         ctx.printer.debug(1, &format!("{name}: {msg}; retrying in {}ms", wait.as_millis()));
     };
     let quirks = token::Quirks::from_extra(&p.config.extra);
+    // CR-04: from here until the outcome is stored, the first Ctrl-C waits for the commit.
+    let critical = crate::sys::critical();
     let result = token::request_with(http, &endpoint, &client, &grant, &extra, &quirks, pol.deadline, &mut on_retry);
     crate::hooks::point("refresh:after_response");
     let ts = match result {
@@ -216,6 +218,14 @@ fn refresh_locked(
         }
     };
     crate::hooks::point("refresh:after_commit");
+    drop(critical);
+    if crate::sys::interrupted() {
+        return Err(Error::new(
+            Class::Interrupted,
+            format!("interrupted; the refreshed grant of {name} was saved first"),
+        )
+        .hint(format!("`tokcli token {name}` prints it without another refresh")));
+    }
     match outcome {
         Ok(Cas::Written) => {}
         Ok(Cas::Lost) => ctx.printer.warn(&format!(

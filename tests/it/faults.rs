@@ -713,9 +713,6 @@ fn fi_13_sigint_while_waiting_for_browser() {
 /// FI-14 / CR-04: SIGINT after the refresh request was sent: the process finishes the commit,
 /// then exits 130; the next call prints the new token without contacting the provider.
 #[test]
-#[ignore = "CR-04 not implemented: tokcli installs no SIGINT handler, so Ctrl-C during a refresh kills it \
-after the provider rotated the refresh token and before the commit; the next call presents the spent \
-token, the mock detects reuse and the profile needs a new login (exit 3)"]
 fn fi_14_sigint_during_refresh() {
     let e = setup();
     e.home.expire(P);
