@@ -300,10 +300,31 @@ fn check_private(path: &Path, fix: bool) -> Result<()> {
     Ok(())
 }
 
+/// Keeps the `-wal` file (truncated, not deleted) when the last connection closes, so each
+/// `tokcli token` does not delete and recreate the WAL and its index: the read path then writes
+/// nothing to disk.
+#[allow(unsafe_code)]
+fn persist_wal(conn: &Connection) {
+    let mut on: std::ffi::c_int = 1;
+    // SAFETY: the handle is valid while `conn` lives; SQLITE_FCNTL_PERSIST_WAL reads and writes
+    // exactly one int through the pointer, which outlives the call.
+    unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&raw mut on).cast(),
+        );
+    }
+}
+
 fn configure(conn: &Connection) -> Result<()> {
+    persist_wal(conn);
     conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| sql_err(&e))?;
-    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;")
-        .map_err(|e| sql_err(&e))
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON; PRAGMA journal_size_limit=0;",
+    )
+    .map_err(|e| sql_err(&e))
 }
 
 /// Opens the database read-write. When that cannot even read (ST-04: in a read-only directory
@@ -636,12 +657,17 @@ impl TokenStore for SqliteStore {
     }
 
     fn begin_refresh(&self, p: &Profile) -> Result<()> {
+        // The pre-flight proves the store is writable; its marker is a diagnostic (CR-03), so it
+        // is committed without the fsync that the rotated token's commit gets (CR-01).
+        self.conn.execute_batch("PRAGMA synchronous=NORMAL").map_err(|e| sql_err(&e))?;
         let n = self.immediate(|tx| {
             tx.execute(
                 "UPDATE profiles SET refresh_started_at = ?1, refresh_owner = ?2 WHERE id = ?3 AND generation = ?4",
                 params![now(), i64::from(std::process::id()), p.id, p.generation],
             )
-        })?;
+        });
+        self.conn.execute_batch("PRAGMA synchronous=FULL").map_err(|e| sql_err(&e))?;
+        let n = n?;
         if n == 0 {
             return Err(Error::store(format!("profile {} changed while it was being refreshed", p.name)).hint("retry"));
         }

@@ -33,11 +33,16 @@ fn login_token_refresh_rotation_revoke() {
     // token: exactly the token and a newline; the server says it is active.
     let at1 = home.run(&["token", "work"]).ok().line();
     assert_eq!(srv.introspect(&at1)["active"], true);
-    // 20 more calls with a fresh token: no network.
+    // 20 more calls with a fresh token: no network, and the read path writes nothing to the
+    // database or its WAL.
+    let db_before = home.sha256_db();
     for _ in 0..20 {
         assert_eq!(home.run(&["token", "work"]).ok().line(), at1);
     }
     assert_eq!(srv.refresh_count(), 0);
+    assert_eq!(home.sha256_db(), db_before);
+    let wal = std::fs::metadata(home.path().join("tokcli.db-wal")).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal, 0, "the WAL is checkpointed and truncated, not replayed by every reader");
 
     // expiry → refresh with rotation: the old refresh token is dead at the server.
     let rt1 = home.secret("work", Field::RefreshToken).expect("refresh token stored");
