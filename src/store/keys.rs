@@ -103,7 +103,7 @@ impl KeySource {
                 let text = Zeroizing::new(hex(key.expose_secret()));
                 keyring_call(store_id, KeyringOp::Set(text))?;
                 // Read it back: a store that accepted the write but cannot return it is useless.
-                let back = keyring_load(store_id)?;
+                let back = keyring_load_uncached(store_id)?;
                 if back.expose_secret() != key.expose_secret() {
                     return Err(
                         Error::key("the keyring returned a different key than was just written").hint(HEADLESS_HINT)
@@ -198,6 +198,20 @@ fn keyring_user(store_id: &str) -> String {
 }
 
 fn keyring_load(store_id: &str) -> Result<StoreKey, Error> {
+    if let Some(k) = kernel_cache::get(store_id) {
+        return Ok(k);
+    }
+    let key = keyring_load_uncached(store_id)?;
+    kernel_cache::put(store_id, &key);
+    Ok(key)
+}
+
+/// Drops a cached copy of a store key (after a key mismatch, or before a rekey).
+pub fn forget_cached(store_id: &str) {
+    kernel_cache::forget(store_id);
+}
+
+fn keyring_load_uncached(store_id: &str) -> Result<StoreKey, Error> {
     let text = keyring_call(store_id, KeyringOp::Get)?.unwrap_or_default();
     decode_key(&text).ok_or_else(|| {
         Error::key(format!("the keyring entry {KEYRING_SERVICE}/{} is not a 32-byte key", keyring_user(store_id)))
@@ -291,6 +305,229 @@ or move the store aside with `tokcli doctor --reset` and log in again"),
                 .hint(HEADLESS_HINT)
         }
     }
+}
+
+/// A short-lived copy of the keyring's store key in the Linux kernel keyring (`keyctl`), so
+/// `tokcli token` does not pay a D-Bus round trip to the Secret Service (~10 ms) on every call.
+///
+/// Why this is as safe as the Secret Service itself: the copy lives in kernel memory (never on
+/// disk, never swapped), in the user's keyring with permissions that let only this uid read it —
+/// exactly the processes that can already ask the unlocked Secret Service for the key over the
+/// session bus without a prompt. It is scoped to the store and to the D-Bus session it was read
+/// from, and expires after `TOKCLI_KEY_CACHE_TTL` seconds (default 300) from the Secret Service
+/// read. The trade-off: locking the desktop keyring takes effect for tokcli only when the copy
+/// expires; `TOKCLI_KEY_CACHE=off` disables the cache, and `keyctl purge user tokcli:` drops it.
+mod kernel_cache {
+    use super::StoreKey;
+
+    const DEFAULT_TTL: usize = 300;
+
+    fn ttl() -> Option<usize> {
+        if std::env::var("TOKCLI_KEY_CACHE").is_ok_and(|v| v == "off" || v == "0") {
+            return None;
+        }
+        let t = std::env::var("TOKCLI_KEY_CACHE_TTL").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_TTL);
+        (t > 0).then_some(t)
+    }
+
+    fn description(store_id: &str) -> String {
+        use sha2::Digest as _;
+        let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS").unwrap_or_default();
+        let h = sha2::Sha256::digest(bus.as_bytes());
+        let bus_id: String = h.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        format!("tokcli:store-key:{store_id}:{bus_id}")
+    }
+
+    #[cfg(target_os = "linux")]
+    pub fn get(store_id: &str) -> Option<StoreKey> {
+        use linux_keyutils::{KeyRing, KeyRingIdentifier};
+        ttl()?;
+        let ring = KeyRing::from_special_id(KeyRingIdentifier::User, false).ok()?;
+        let key = ring.search(&description(store_id)).ok()?;
+        let mut buf = zeroize::Zeroizing::new([0u8; 33]);
+        let n = key.read(&mut *buf).ok()?;
+        if n != 32 {
+            return None;
+        }
+        let mut k = Box::new([0u8; 32]);
+        k.copy_from_slice(&buf[..32]);
+        Some(secrecy::SecretBox::new(k))
+    }
+
+    #[cfg(target_os = "linux")]
+    pub fn put(store_id: &str, key: &StoreKey) {
+        use linux_keyutils::{KeyPermissionsBuilder, KeyRing, KeyRingIdentifier, Permission};
+        use secrecy::ExposeSecret as _;
+        let Some(ttl) = ttl() else { return };
+        let Ok(ring) = KeyRing::from_special_id(KeyRingIdentifier::User, true) else { return };
+        let Ok(k) = ring.add_key(&description(store_id), key.expose_secret().as_slice()) else { return };
+        let perms = KeyPermissionsBuilder::builder()
+            .posessor(Permission::ALL)
+            .user(Permission::VIEW | Permission::READ | Permission::SEARCH)
+            .build();
+        // Without the timeout the copy must not stay: revoke it at once.
+        if k.set_timeout(ttl).is_err() || k.set_perms(perms).is_err() {
+            let _ = k.invalidate();
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    pub fn forget(store_id: &str) {
+        use linux_keyutils::{KeyRing, KeyRingIdentifier};
+        if let Ok(ring) = KeyRing::from_special_id(KeyRingIdentifier::User, false)
+            && let Ok(k) = ring.search(&description(store_id))
+        {
+            let _ = k.invalidate();
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn get(_: &str) -> Option<StoreKey> {
+        None
+    }
+    #[cfg(not(target_os = "linux"))]
+    pub fn put(_: &str, _: &StoreKey) {}
+    #[cfg(not(target_os = "linux"))]
+    pub fn forget(_: &str) {}
+}
+
+// Key rotation (`tokcli rekey`, SC-04). A store's current keyring key is the entry
+// `store-key:<store_id>`. `rekey` first stages the new key under `store-key:<store_id>:<key_id>`
+// (for `file:PATH`, the file `PATH.<key_id>`), then commits the re-encrypted store, then promotes
+// the new key over the old one and drops the staged copy. `load_for` finds the store's key after a
+// crash at any of those steps.
+
+/// The staged key file of `file:PATH` for key id `key_id`: `PATH.<key_id>`.
+#[must_use]
+pub fn staged_key_path(p: &Path, key_id: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(format!(".{key_id}"));
+    PathBuf::from(s)
+}
+
+/// `keyring_user` prefixes `store-key:`, so this names the entry `store-key:<store_id>:<key_id>`.
+fn staged_entry(store_id: &str, key_id: &str) -> String {
+    format!("{store_id}:{key_id}")
+}
+
+impl KeySource {
+    /// Loads the key with id `key_id`: the source's current key, or the key staged by a
+    /// `tokcli rekey` that committed the store but was interrupted before promoting the key.
+    ///
+    /// # Errors
+    /// As [`KeySource::load`]; a current key with another id is returned as is (the caller
+    /// reports the mismatch).
+    pub fn load_for(&self, store_id: &str, key_id: &str) -> Result<StoreKey, Error> {
+        let current = self.load(store_id)?;
+        if super::crypto::key_id(&current) == key_id {
+            return Ok(current);
+        }
+        let staged = match self {
+            Self::Env => None,
+            Self::File(p) => read_key_file(&staged_key_path(p, key_id)).ok(),
+            Self::Keyring => keyring_load_uncached(&staged_entry(store_id, key_id)).ok(),
+        };
+        Ok(staged.filter(|k| super::crypto::key_id(k) == key_id).unwrap_or(current))
+    }
+
+    /// SC-04 steps 1–2: writes a new key next to the current one and reads it back. `env` holds
+    /// no second key; the caller hands the key to the user instead.
+    ///
+    /// # Errors
+    /// Exit 6 when the key cannot be written or does not read back identical.
+    pub fn stage(&self, store_id: &str, key: &StoreKey) -> Result<(), Error> {
+        let kid = super::crypto::key_id(key);
+        let text = Zeroizing::new(hex(key.expose_secret()));
+        let back = match self {
+            Self::Env => return Ok(()),
+            Self::File(p) => {
+                let staged = staged_key_path(p, &kid);
+                write_private_atomic(&staged, text.as_bytes()).map_err(|e| {
+                    Error::key(format!("cannot write the new key file {}: {e}", staged.display())).hint(
+                        "rekey writes the new key next to the current one; make that directory writable, \
+or rotate a read-only key file yourself (new store + login)",
+                    )
+                })?;
+                read_key_file(&staged)?
+            }
+            Self::Keyring => {
+                let entry = staged_entry(store_id, &kid);
+                keyring_call(&entry, KeyringOp::Set(text))?;
+                keyring_load_uncached(&entry)?
+            }
+        };
+        if back.expose_secret() != key.expose_secret() {
+            return Err(Error::key("the key source returned a different key than was just written").hint(HEADLESS_HINT));
+        }
+        Ok(())
+    }
+
+    /// SC-04 step 4, after the store committed the new key: makes the staged key the current one,
+    /// which overwrites (deletes) the old key, and removes the staged copy.
+    ///
+    /// # Errors
+    /// Exit 6 when the promotion fails; the staged key stays, and [`KeySource::load_for`] still
+    /// finds it.
+    pub fn promote(&self, store_id: &str, key: &StoreKey) -> Result<(), Error> {
+        let kid = super::crypto::key_id(key);
+        match self {
+            Self::Env => Ok(()),
+            Self::File(p) => {
+                let staged = staged_key_path(p, &kid);
+                std::fs::rename(&staged, p).map_err(|e| {
+                    Error::key(format!("cannot move the new key file {} over {}: {e}", staged.display(), p.display()))
+                        .hint(format!("move it yourself: `mv {} {}`", staged.display(), p.display()))
+                })?;
+                if let Some(dir) = p.parent() {
+                    let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+                }
+                Ok(())
+            }
+            Self::Keyring => {
+                let text = Zeroizing::new(hex(key.expose_secret()));
+                keyring_call(store_id, KeyringOp::Set(text))?;
+                forget_cached(store_id);
+                let back = keyring_load_uncached(store_id)?;
+                if back.expose_secret() != key.expose_secret() {
+                    return Err(Error::key("the keyring returned a different key than was just written")
+                        .hint("the new key is still staged; rerun `tokcli rekey`"));
+                }
+                let _ = keyring_call(&staged_entry(store_id, &kid), KeyringOp::Delete);
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes a staged key with id `key_id`, if any: one that was never committed, or one left by
+    /// an interrupted rotation that a later rotation replaced.
+    pub fn unstage(&self, store_id: &str, key_id: &str) {
+        match self {
+            Self::Env => {}
+            Self::File(p) => {
+                let _ = std::fs::remove_file(staged_key_path(p, key_id));
+            }
+            Self::Keyring => {
+                let _ = keyring_call(&staged_entry(store_id, key_id), KeyringOp::Delete);
+            }
+        }
+    }
+}
+
+/// Writes a new 0600 file atomically: a temporary file, fsync, rename, fsync of the directory.
+fn write_private_atomic(p: &Path, data: &[u8]) -> std::io::Result<()> {
+    let mut tmp = p.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    write_private(&tmp, data)?;
+    if let Err(e) = std::fs::rename(&tmp, p) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if let Some(dir) = p.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

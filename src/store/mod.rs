@@ -566,8 +566,13 @@ impl SqliteStore {
                 req.clone()
             }
         };
-        let key = source.load(&self.store_id)?;
-        let cipher = Cipher::new(&key, &self.store_id);
+        let mut cipher = Cipher::new(&source.load(&self.store_id)?, &self.store_id);
+        if source == KeySource::Keyring && (cipher.key_id() != self.key_id || !cipher.verify_key_check(&self.key_check))
+        {
+            // A stale cached copy (e.g. after a rekey elsewhere): ask the keyring itself.
+            keys::forget_cached(&self.store_id);
+            cipher = Cipher::new(&source.load(&self.store_id)?, &self.store_id);
+        }
         if cipher.key_id() != self.key_id || !cipher.verify_key_check(&self.key_check) {
             return Err(Error::key(format!(
                 "the key does not match this store (key id {}, store expects {})",
