@@ -12,7 +12,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::error::{Error, sanitize_provider_text};
-use http::{Auth, Http, SendError, check_url};
+use http::{Http, SendError, check_url};
 pub use token::{Client, ClientAuth, GrantRequest, Quirks, TokenError};
 
 /// The login flow a provider uses when no flow flag is given.
@@ -235,18 +235,7 @@ pub fn revoke(
 ) -> Result<(), Error> {
     let url = check_url("revocation_endpoint", endpoint)?;
     let mut form = vec![("token", token.expose_secret()), ("token_type_hint", hint)];
-    let auth = match (client.auth, &client.secret) {
-        (ClientAuth::Basic | ClientAuth::BasicJson, Some(s)) => Auth::Basic { client_id: &client.client_id, secret: s },
-        (ClientAuth::Post, Some(s)) => {
-            form.push(("client_id", &client.client_id));
-            form.push(("client_secret", s.expose_secret()));
-            Auth::None
-        }
-        _ => {
-            form.push(("client_id", &client.client_id));
-            Auth::None
-        }
-    };
+    let auth = client.authenticate(&mut form);
     let not_confirmed = |m: String| {
         Error::unavailable(format!("revocation not confirmed: {m}"))
             .hint("nothing was deleted; rerun later, or use `--local-only` to delete without server revocation")

@@ -67,6 +67,28 @@ pub struct Client {
     pub auth: ClientAuth,
 }
 
+impl Client {
+    /// Adds this client's credentials to a token or revocation request (RFC 6749 §2.3): HTTP Basic
+    /// for `client_secret_basic`, body fields for `client_secret_post`, and `client_id` alone in
+    /// the body for public clients.
+    pub fn authenticate<'a>(&'a self, form: &mut Vec<(&'a str, &'a str)>) -> Auth<'a> {
+        match (self.auth, &self.secret) {
+            (ClientAuth::Basic | ClientAuth::BasicJson, Some(s)) => {
+                Auth::Basic { client_id: &self.client_id, secret: s }
+            }
+            (ClientAuth::Post, Some(s)) => {
+                form.push(("client_id", &self.client_id));
+                form.push(("client_secret", s.expose_secret()));
+                Auth::None
+            }
+            _ => {
+                form.push(("client_id", &self.client_id));
+                Auth::None
+            }
+        }
+    }
+}
+
 /// A grant to present at the token endpoint.
 pub enum GrantRequest<'a> {
     /// `verifier`: the PKCE code verifier, `None` when the provider's preset turns PKCE off.
@@ -241,18 +263,7 @@ fn send_once(
             ]);
         }
     }
-    let auth = match (client.auth, &client.secret) {
-        (ClientAuth::Basic | ClientAuth::BasicJson, Some(s)) => Auth::Basic { client_id: &client.client_id, secret: s },
-        (ClientAuth::Post, Some(s)) => {
-            form.push(("client_id", &client.client_id));
-            form.push(("client_secret", s.expose_secret()));
-            Auth::None
-        }
-        _ => {
-            form.push(("client_id", &client.client_id));
-            Auth::None
-        }
-    };
+    let auth = client.authenticate(&mut form);
     for (k, v) in extra {
         form.push((k, v));
     }
