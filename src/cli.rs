@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::error::EXIT_CODES_HELP;
 use crate::output::ColorChoice;
 
-const ENV_HELP: &str = "\
+pub const ENV_HELP: &str = "\
 Environment:
   TOKCLI_HOME           data and config directory (default: XDG dirs)
   TOKCLI_KEY_SOURCE     keyring (default) | env | file:PATH — where the store key lives
@@ -16,6 +16,9 @@ Environment:
   TOKCLI_CLIENT_SECRET  client secret for login (never a flag)
   TOKCLI_BROWSER        browser command for login (then BROWSER, then the platform opener)
   TOKCLI_CA_FILE        extra PEM CA bundle for private issuers
+  TOKCLI_EXEC_DEPTH     set by `tokcli exec` in its child; a nested `tokcli exec` refuses to run
+  GITHUB_ACTIONS        \"true\": every token handed out is first masked with ::add-mask:: (on stderr)
+  GITHUB_ENV            the file `tokcli token --format github-env` appends to
   NO_COLOR              disable colours";
 
 /// Log in once; get fresh OAuth 2.0 / OpenID Connect access tokens in scripts forever.
@@ -51,13 +54,18 @@ pub enum Command {
   tokcli login azure --client-credentials --param tenant=TENANT --client-id ID --client-secret-stdin
   tokcli login https://issuer.example --client-id my-app --profile work
   tokcli login https://issuer.example --client-id my-app --no-browser      # over SSH: open the URL yourself
-  printf %s \"$SECRET\" | tokcli login https://issuer.example --client-id svc --client-secret-stdin --client-credentials")]
+  printf %s \"$SECRET\" | tokcli login https://issuer.example --client-id svc --client-secret-stdin --client-credentials
+  tokcli login github --client-id ID --json | jq -r .expires_at               # a summary of the stored profile")]
     Login(LoginArgs),
     /// Print a valid access token, refreshing it first when needed
     #[command(after_help = "Examples:
   curl -H \"Authorization: Bearer $(tokcli token work)\" https://api.example/
   tokcli token work --min-valid 10m
-  tokcli token work --format header")]
+  tokcli token work --format header
+  tokcli token work --format json | jq -r .expires_in
+  eval \"$(tokcli token work --format env --env-name API_TOKEN)\"
+  tokcli token work --format github-env --env-name API_TOKEN   # GitHub Actions: later steps get $API_TOKEN, masked
+  tokcli token work --id-token                                 # the OIDC ID token instead")]
     Token(TokenArgs),
     /// Refresh profiles now (forced), or only those expiring soon
     #[command(after_help = "Examples:
@@ -80,6 +88,46 @@ pub enum Command {
   tokcli providers
   tokcli providers --json | jq -r '.[] | select(.source == \"preset\") | .name'")]
     Providers(ProvidersArgs),
+    /// Check the store, its permissions, its key and every profile; --reset moves a broken store aside
+    #[command(after_help = "Examples:
+  tokcli doctor
+  tokcli doctor --json | jq '.checks[] | select(.status != \"ok\")'
+  tokcli doctor --reset        # only when the store is unreadable, corrupt or its key is lost
+
+The report goes to stdout. Exit status: 0 when healthy, else the code of the worst problem (5 store,
+6 key, 3 a profile needs a new login). --reset renames tokcli.db (and its -wal and -shm) to
+tokcli.db.corrupt-<time>; it never deletes anything, and never touches a store that is only
+badly permissioned (use --fix-permissions), newer (upgrade tokcli) or behind a locked keyring.")]
+    Doctor(DoctorArgs),
+    /// Rotate the store key and re-encrypt every profile (crash-safe)
+    #[command(after_help = "Examples:
+  tokcli rekey                                   # keyring or file: key sources: nothing to do after
+  NEW_KEY=$(tokcli rekey)                        # TOKCLI_KEY_SOURCE=env: the new key is printed once
+
+The new key is stored (or, for env, printed) before the store depends on it, and the old key is
+deleted only after the store committed the new one; a crash at any point leaves a readable store.
+With TOKCLI_KEY_SOURCE=env, update TOKCLI_STORE_KEY (e.g. the CI secret) to the printed key at
+once: the old key no longer opens the store.")]
+    Rekey(RekeyArgs),
+    /// Run a command with fresh tokens in its environment
+    #[command(after_help = "Examples:
+  tokcli exec work -- sh -c 'curl -H \"Authorization: Bearer $TOKCLI_TOKEN\" https://api.example/'
+  tokcli exec gh=GH_TOKEN work=API_TOKEN -- ./deploy.sh
+  tokcli exec work --env-name API_TOKEN --min-valid 30m -- make release
+
+The command gets the tokens and tokcli's other non-secret variables; TOKCLI_STORE_KEY,
+TOKCLI_CLIENT_SECRET, TOKCLI_PASSPHRASE* and any other TOKCLI_*SECRET*, *PASSWORD* or *_KEY variable
+are removed, and TOKCLI_EXEC_DEPTH is set. SIGINT, SIGTERM and SIGHUP sent to tokcli are passed on
+to the command (a terminal's Ctrl-C already reaches both). Exit status: the command's own, 128+N
+when a signal N ended it, 126 when it cannot be run, 127 when it is not found.")]
+    Exec(ExecArgs),
+    /// Write the shell completions and man pages (for packagers and the repository)
+    #[command(
+        hide = true,
+        after_help = "Examples:
+  tokcli generate --out .          # writes ./completions/* and ./man/*.1"
+    )]
+    Generate(GenerateArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -134,6 +182,9 @@ pub struct LoginArgs {
     /// Give up after this long (e.g. 90s, 5m)
     #[arg(long, default_value = "180s", value_name = "DURATION")]
     pub timeout: String,
+    /// Print a JSON summary of the stored profile on stdout (never a secret)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -146,6 +197,8 @@ pub enum TokenFormat {
     Json,
     /// `export TOKCLI_TOKEN=<token>`
     Env,
+    /// Append `TOKCLI_TOKEN=<token>` to `$GITHUB_ENV` (masked first); prints nothing
+    GithubEnv,
 }
 
 #[derive(Debug, Args)]
@@ -167,12 +220,44 @@ pub struct TokenArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = TokenFormat::Raw)]
     pub format: TokenFormat,
-    /// Variable name for --format env
+    /// Variable name for --format env and github-env
     #[arg(long, default_value = "TOKCLI_TOKEN", value_name = "NAME")]
     pub env_name: String,
+    /// Print the stored OpenID Connect ID token instead of the access token (exit 3 when there is none)
+    #[arg(long)]
+    pub id_token: bool,
     /// Whole-command deadline
     #[arg(long, default_value = "60s", value_name = "DURATION")]
     pub timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Profiles to take tokens from: PROFILE (into the --env-name variable) or PROFILE=NAME (into $NAME)
+    #[arg(required = true, value_name = "PROFILE[=NAME]")]
+    pub profiles: Vec<String>,
+    /// Variable for a PROFILE given without =NAME
+    #[arg(long, default_value = "TOKCLI_TOKEN", value_name = "NAME")]
+    pub env_name: String,
+    /// Refresh first unless each token stays valid this long (default: 5m, or half its lifetime)
+    #[arg(long, value_name = "DURATION")]
+    pub min_valid: Option<String>,
+    /// Run even inside another `tokcli exec` (TOKCLI_EXEC_DEPTH set)
+    #[arg(long)]
+    pub allow_nested: bool,
+    /// Deadline for getting the tokens (the command itself is not timed)
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub timeout: String,
+    /// The command and its arguments, after `--` (required)
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Directory to write completions/ and man/ into
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -221,4 +306,21 @@ pub struct ProvidersArgs {
     /// JSON on stdout (the shape is documented in `tokcli providers --help` and docs/providers.md)
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// A JSON report on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Move an unreadable or corrupt store (or one whose key is lost) aside as tokcli.db.corrupt-<time>
+    #[arg(long)]
+    pub reset: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RekeyArgs {
+    /// Whole-command deadline (waiting for every profile's lock)
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub timeout: String,
 }

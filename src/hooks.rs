@@ -1,14 +1,23 @@
-//! Test-only pause and fault points (SECURITY-RELIABILITY §0.3.4). Compiled to nothing unless the
-//! `test-hooks` feature is on, which release builds never enable.
+//! Test-only pause, fault and panic points (SECURITY-RELIABILITY §0.3.4). Compiled to nothing
+//! unless the `test-hooks` feature is on, which release builds never enable.
 //!
-//! `TOKCLI_TEST_FAULT=<point>` aborts the process at that point (a `kill -9` stand-in);
-//! `TOKCLI_TEST_PAUSE_AT=<point>` blocks until the file named by `TOKCLI_TEST_PAUSE_FILE` exists.
+//! - `TOKCLI_TEST_FAULT=<point>` aborts the process at that point (a `kill -9` stand-in);
+//! - `TOKCLI_TEST_PANIC=<point>` panics there, so the canary sweep (PH-01) can check that a panic
+//!   report carries no secret even when secrets are in memory;
+//! - `TOKCLI_TEST_PAUSE_AT=<point>` blocks until the file named by `TOKCLI_TEST_PAUSE_FILE`
+//!   exists, after creating `<that file>.reached`.
+//!
+//! Points: `refresh:after_response`, `refresh:before_commit`, `refresh:after_commit`,
+//! `login:before_store`, `revoke:after_response`, `rekey:after_keyring_write`, `rekey:after_commit`.
 
 /// Marks a named point on a critical path.
 #[cfg(feature = "test-hooks")]
 pub fn point(name: &str) {
     if std::env::var("TOKCLI_TEST_FAULT").is_ok_and(|v| v == name) {
         std::process::abort();
+    }
+    if std::env::var("TOKCLI_TEST_PANIC").is_ok_and(|v| v == name) {
+        panic!("test-hooks: forced panic at {name}");
     }
     if std::env::var("TOKCLI_TEST_PAUSE_AT").is_ok_and(|v| v == name)
         && let Some(file) = std::env::var_os("TOKCLI_TEST_PAUSE_FILE")

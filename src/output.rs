@@ -26,6 +26,8 @@ pub struct Printer {
     pub verbose: u8,
     color: bool,
     stderr_tty: bool,
+    /// `GITHUB_ACTIONS=true`: every token handed out is masked first (see [`Printer::mask`]).
+    github_actions: bool,
 }
 
 /// stdout was closed by the reader (`tokcli list | head -1`): exit quietly.
@@ -49,7 +51,36 @@ impl Printer {
             ColorChoice::Never => false,
             ColorChoice::Auto => stderr_tty && !no_color,
         };
-        Self { quiet, verbose, color, stderr_tty }
+        let github_actions = std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
+        Self { quiet, verbose, color, stderr_tty, github_actions }
+    }
+
+    /// Registers `secret` with the GitHub Actions runner as a log mask, before it is handed out.
+    ///
+    /// Only under `GITHUB_ACTIONS=true` (or `always`, for `--format github-env`), and never
+    /// suppressed by `-q`. The `::add-mask::` command goes to **stderr**: the runner parses
+    /// workflow commands on both of the step's streams (actions/runner `ScriptHandler.cs` feeds
+    /// stdout and stderr to the same `ActionCommandManager`), while stdout may be a `$(…)`
+    /// capture that must hold the token alone. `%` is escaped as `%25` on a second line because
+    /// runner versions disagree on unescaping it; masking an extra string is harmless.
+    ///
+    /// # Errors
+    /// When stderr cannot be written: the caller must then not hand the token out unmasked.
+    pub fn mask(&self, secret: &str, always: bool) -> anyhow::Result<()> {
+        if !(self.github_actions || always) {
+            return Ok(());
+        }
+        let mut text = zeroize::Zeroizing::new(String::new());
+        for part in secret.split(['\r', '\n']).filter(|p| !p.trim().is_empty()) {
+            text.push_str(&format!("::add-mask::{part}\n"));
+            if part.contains('%') {
+                text.push_str(&format!("::add-mask::{}\n", part.replace('%', "%25")));
+            }
+        }
+        let mut err = std::io::stderr().lock();
+        err.write_all(text.as_bytes())
+            .and_then(|()| err.flush())
+            .map_err(|e| anyhow::Error::new(e).context("cannot write the ::add-mask:: command to stderr"))
     }
 
     /// Writes data and a newline to stdout, flushed.

@@ -476,6 +476,10 @@ pub fn run(ctx: &Ctx, a: &LoginArgs) -> anyhow::Result<()> {
         account.as_deref().unwrap_or("an unnamed account"),
         human_secs(grant.expires_at - now())
     ));
+    if a.json {
+        let stored = store.get(&name)?.ok_or_else(|| Error::internal("the profile just stored cannot be read back"))?;
+        ctx.printer.data(&serde_json::to_string_pretty(&super::list::profile_json(&stored))?)?;
+    }
     Ok(())
 }
 

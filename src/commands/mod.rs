@@ -1,11 +1,15 @@
 //! One use case per subcommand; the only place that combines the store, the provider and the
 //! loopback adapters. Commands take resolved settings, never raw arguments from the environment.
 
+mod doctor;
+mod exec;
 mod fresh;
+mod generate;
 mod list;
 mod login;
 mod providers;
 mod refresh;
+mod rekey;
 mod revoke;
 mod token;
 
@@ -94,6 +98,9 @@ pub fn require(store: Option<&SqliteStore>, name: &ProfileName) -> Result<crate:
 /// # Errors
 /// Any classified error; `main` maps it to the exit code.
 pub fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
+    if let Command::Generate(a) = &cli.command {
+        return generate::run(&printer, a);
+    }
     let settings = Settings::resolve(cli.home.clone(), cli.fix_permissions)?;
     let ctx = Ctx::new(settings, printer);
     match cli.command {
@@ -103,5 +110,9 @@ pub fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
         Command::List(a) => list::run(&ctx, &a),
         Command::Revoke(a) => revoke::run(&ctx, &a),
         Command::Providers(a) => providers::run(&ctx, &a),
+        Command::Doctor(a) => doctor::run(&ctx, &a),
+        Command::Rekey(a) => rekey::run(&ctx, &a),
+        Command::Exec(a) => exec::run(&ctx, &a),
+        Command::Generate(a) => generate::run(&ctx.printer, &a),
     }
 }

@@ -122,8 +122,16 @@ impl KeySource {
     }
 }
 
+/// Lower-case hex in one exactly-sized allocation: no growth, so no partial copy of a key is ever
+/// freed without being zeroized (PH-04).
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// Accepts 64 hex characters or base64 (standard or URL-safe, padded or not) of exactly 32 bytes.

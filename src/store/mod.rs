@@ -10,6 +10,7 @@ pub mod crypto;
 mod discovery_cache;
 pub mod keys;
 pub mod lock;
+pub mod rekey;
 
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
@@ -566,12 +567,12 @@ impl SqliteStore {
                 req.clone()
             }
         };
-        let mut cipher = Cipher::new(&source.load(&self.store_id)?, &self.store_id);
+        let mut cipher = Cipher::new(&source.load_for(&self.store_id, &self.key_id)?, &self.store_id);
         if source == KeySource::Keyring && (cipher.key_id() != self.key_id || !cipher.verify_key_check(&self.key_check))
         {
             // A stale cached copy (e.g. after a rekey elsewhere): ask the keyring itself.
             keys::forget_cached(&self.store_id);
-            cipher = Cipher::new(&source.load(&self.store_id)?, &self.store_id);
+            cipher = Cipher::new(&source.load_for(&self.store_id, &self.key_id)?, &self.store_id);
         }
         if cipher.key_id() != self.key_id || !cipher.verify_key_check(&self.key_check) {
             return Err(Error::key(format!(

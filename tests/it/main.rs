@@ -12,3 +12,5 @@ mod real_server;
 mod faults;
 mod mockas;
 mod presets;
+mod scripts;
+mod security;
