@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::error::Error;
+use crate::error::{Error, sanitize_provider_text};
 
 pub const MAX_BODY: u64 = 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,13 +74,18 @@ pub enum Auth<'a> {
 /// # Errors
 /// A usage error naming the URL's role.
 pub fn check_url(what: &str, raw: &str) -> Result<Url, Error> {
-    let url = Url::parse(raw).map_err(|e| Error::usage(format!("the {what} {raw:?} is not a valid URL: {e}")))?;
+    let url = Url::parse(raw)
+        .map_err(|e| Error::usage(format!("the {what} {:?} is not a valid URL: {e}", sanitize_provider_text(raw))))?;
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(Error::usage(format!("refusing plain-http {what} {raw}"))
+        "http" => Err(Error::usage(format!("refusing plain-http {what} {}", sanitize_provider_text(raw)))
             .hint("tokens must travel over https; plain http is allowed only for 127.0.0.1, [::1] and localhost")),
-        s => Err(Error::usage(format!("the {what} {raw} uses unsupported scheme {s:?}"))),
+        s => Err(Error::usage(format!(
+            "the {what} {} uses unsupported scheme {:?}",
+            sanitize_provider_text(raw),
+            sanitize_provider_text(s)
+        ))),
     }
 }
 
