@@ -16,6 +16,8 @@ Environment:
   TOKCLI_CLIENT_SECRET  client secret for login (never a flag)
   TOKCLI_BROWSER        browser command for login (then BROWSER, then the platform opener)
   TOKCLI_CA_FILE        extra PEM CA bundle for private issuers
+  TOKCLI_KEY_CACHE      \"off\": do not cache the keyring's store key in the kernel keyring
+  TOKCLI_KEY_CACHE_TTL  seconds the kernel-keyring copy of the store key lives (default 300)
   TOKCLI_EXEC_DEPTH     set by `tokcli exec` in its child; a nested `tokcli exec` refuses to run
   GITHUB_ACTIONS        \"true\": every token handed out is first masked with ::add-mask:: (on stderr)
   GITHUB_ENV            the file `tokcli token --format github-env` appends to

@@ -8,6 +8,13 @@ fn main() {
     tokcli::sys::private_umask();
     tokcli::sys::disable_dumps();
     tokcli::sys::install_signal_handlers();
+    // A panic is a bug: exit 1 as documented, not Rust's 101. Panic messages never carry secrets
+    // (secrets are SecretString, whose Debug is redacted).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        std::process::exit(1);
+    }));
     let cli = tokcli::cli::Cli::parse();
     let printer = Printer::new(cli.quiet, cli.verbose, cli.color);
     let code = match tokcli::commands::run(cli, printer.clone()) {

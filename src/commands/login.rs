@@ -336,6 +336,12 @@ pub fn run(ctx: &Ctx, a: &LoginArgs) -> anyhow::Result<()> {
         (Some(_), None) => ClientAuth::Basic,
     };
     let client = Client { client_id: client_id.clone(), auth, secret: client_secret };
+    // CR-02 for logins: find out now, before a code or an imported refresh token is spent, that
+    // the grant can be stored (an unreadable store, a read-only home).
+    match ctx.store()? {
+        Some(store) => store.check_writable()?,
+        None => crate::store::check_dir_writable(&ctx.settings.paths)?,
+    }
     let scopes = scopes_for(settings.values.scopes.as_ref(), &target.spec, flow);
     let mut nonce = None;
     let mut used_redirect = None;

@@ -21,7 +21,8 @@ pub fn run(ctx: &Ctx, a: &RekeyArgs) -> anyhow::Result<()> {
     let db = store.paths().db.clone();
     let printer = &ctx.printer;
     let r = store.rekey(deadline, &mut |key| {
-        printer.data(key.expose_secret()).map_err(|e| {
+        // Under GitHub Actions the new key is masked before it is printed, like every token.
+        printer.mask(key.expose_secret(), false).and_then(|()| printer.data(key.expose_secret())).map_err(|e| {
             Error::key(format!("cannot print the new key: {e}"))
                 .hint("nothing was changed; the current key stays valid")
         })

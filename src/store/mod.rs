@@ -585,6 +585,19 @@ impl SqliteStore {
         Ok(self.cipher.get_or_init(|| cipher))
     }
 
+    /// Proves the store can take a write, without changing it: a write inside a transaction
+    /// that is rolled back. Used before spending a one-time credential (a code, an imported
+    /// refresh token) at the provider.
+    ///
+    /// # Errors
+    /// Exit 5 when the store is read-only or otherwise cannot be written.
+    pub fn check_writable(&self) -> Result<()> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(|e| sql_err(&e))?;
+        tx.execute("UPDATE meta SET value = value WHERE key = 'store_id'", []).map_err(|e| sql_err(&e))?;
+        tx.rollback().map_err(|e| sql_err(&e))
+    }
+
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction (CC-04); rolled back unless it succeeds.
     fn immediate<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
@@ -598,6 +611,22 @@ impl SqliteStore {
 fn random_id() -> String {
     let b: [u8; 16] = rand::random();
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Checks, before a first login spends anything, that the store's directory can be created and
+/// written (a read-only home). Leaves at most the empty 0700 directory behind.
+///
+/// # Errors
+/// Exit 5 naming the path.
+pub fn check_dir_writable(paths: &Paths) -> Result<()> {
+    ensure_private_dir(&paths.dir)?;
+    let probe = paths.dir.join(format!(".tokcli-write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| {
+        Error::store(format!("cannot write in {}: {e}", paths.dir.display()))
+            .hint("the store could not be saved; make the tokcli data directory writable (or set TOKCLI_HOME) and log in again")
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Creates a directory with mode 0700 (and its parents), or checks an existing one.

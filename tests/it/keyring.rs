@@ -7,9 +7,28 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Home, OidcServer, Run};
 
+trait WaitTimeout {
+    fn wait_timeout_secs(&mut self, secs: u64) -> Option<std::process::ExitStatus>;
+}
+
+impl WaitTimeout for Child {
+    fn wait_timeout_secs(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
+        let until = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < until {
+            if let Ok(Some(st)) = self.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
 /// A private D-Bus session (from `dbus-run-session`) with an unlocked gnome-keyring.
 struct Session {
     bus: Child,
+    /// The session's child process; when it exits, dbus-run-session ends the bus daemon too.
+    child_pid: String,
     addr: String,
     dir: tempfile::TempDir,
 }
@@ -23,7 +42,7 @@ impl Session {
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o700);
         std::fs::set_permissions(&run, perms).expect("chmod");
         let mut bus = Command::new("dbus-run-session")
-            .args(["--", "sh", "-c", "echo \"$DBUS_SESSION_BUS_ADDRESS\"; exec sleep 600"])
+            .args(["--", "sh", "-c", "echo \"$DBUS_SESSION_BUS_ADDRESS\"; echo $$; exec sleep 600"])
             .env("HOME", dir.path())
             .env("XDG_RUNTIME_DIR", &run)
             .env("XDG_DATA_HOME", dir.path().join("data"))
@@ -31,9 +50,11 @@ impl Session {
             .stderr(Stdio::null())
             .spawn()
             .expect("dbus-run-session must be installed (apt: dbus)");
-        let mut addr = String::new();
-        BufReader::new(bus.stdout.take().expect("stdout")).read_line(&mut addr).expect("bus address");
-        let s = Self { bus, addr: addr.trim().to_owned(), dir };
+        let (mut addr, mut child_pid) = (String::new(), String::new());
+        let mut out = BufReader::new(bus.stdout.take().expect("stdout"));
+        out.read_line(&mut addr).expect("bus address");
+        out.read_line(&mut child_pid).expect("child pid");
+        let s = Self { bus, child_pid: child_pid.trim().to_owned(), addr: addr.trim().to_owned(), dir };
         assert!(s.addr.starts_with("unix:"), "no session bus address: {:?}", s.addr);
         let mut daemon = s
             .command("gnome-keyring-daemon")
@@ -96,7 +117,12 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = self.bus.kill();
+        // Ending the session's child makes dbus-run-session stop the bus daemon, and with the bus
+        // gone gnome-keyring-daemon exits; killing dbus-run-session itself would leak both.
+        let _ = Command::new("kill").arg(&self.child_pid).status();
+        if self.bus.wait_timeout_secs(5).is_none() {
+            let _ = self.bus.kill();
+        }
         let _ = self.bus.wait();
     }
 }
