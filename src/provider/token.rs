@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
+use zeroize::Zeroizing;
 
 use super::http::{Auth, Http, Response, SendError};
 use crate::error::{Class, Error, sanitize_provider_text};
@@ -206,14 +207,33 @@ impl TokenError {
     }
 }
 
-#[derive(Deserialize)]
+/// The token fields taken out of a response; the secret ones are wiped on drop.
 struct RawToken {
-    access_token: Option<String>,
+    access_token: Option<Zeroizing<String>>,
     token_type: Option<String>,
+    refresh_token: Option<Zeroizing<String>>,
+    id_token: Option<Zeroizing<String>>,
     expires_in: Option<serde_json::Value>,
-    refresh_token: Option<String>,
-    id_token: Option<String>,
     scope: Option<serde_json::Value>,
+}
+
+/// A parsed response document whose strings are zeroized on drop (PH-04).
+struct WipedValue(serde_json::Value);
+
+impl Drop for WipedValue {
+    fn drop(&mut self) {
+        wipe_value(&mut self.0);
+    }
+}
+
+fn wipe_value(v: &mut serde_json::Value) {
+    use zeroize::Zeroize as _;
+    match v {
+        serde_json::Value::String(s) => s.zeroize(),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(wipe_value),
+        serde_json::Value::Object(m) => m.values_mut().for_each(wipe_value),
+        _ => {}
+    }
 }
 
 #[derive(Deserialize)]
@@ -391,13 +411,34 @@ pub fn parse_token_response_with(resp: &Response, sent_at: i64, quirks: &Quirks)
         });
     }
     let bad = |m: &str| TokenError::Protocol { message: m.to_owned(), class: Class::Usage };
-    let body = body.map_err(|m| bad(&m))?;
-    let token_obj = match body.get("authed_user") {
-        Some(user) if quirks.user_token_in_authed_user && user.get("access_token").is_some() => user,
-        _ => &body,
+    // PH-04: the parsed document holds the tokens; its strings are wiped when it is dropped, and
+    // the tokens are moved (not copied) out of it.
+    let mut body = WipedValue(body.map_err(|m| bad(&m))?);
+    let user =
+        quirks.user_token_in_authed_user && body.0.get("authed_user").is_some_and(|u| u.get("access_token").is_some());
+    let token_obj = match body.0.get_mut("authed_user") {
+        Some(u) if user => u,
+        _ => &mut body.0,
     };
-    let raw: RawToken = serde_json::from_value(token_obj.clone())
-        .map_err(|e| bad(&format!("malformed JSON in the token response ({e})")))?;
+    if !token_obj.is_object() {
+        return Err(bad("the token response is not a JSON object"));
+    }
+    let mut take = |k: &str| match token_obj.get_mut(k).map(serde_json::Value::take) {
+        Some(serde_json::Value::String(s)) => Some(Zeroizing::new(s)),
+        Some(mut other) => {
+            wipe_value(&mut other);
+            None
+        }
+        None => None,
+    };
+    let raw = RawToken {
+        access_token: take("access_token"),
+        token_type: take("token_type").map(|t| t.to_string()),
+        refresh_token: take("refresh_token"),
+        id_token: take("id_token"),
+        expires_in: token_obj.get("expires_in").cloned(),
+        scope: token_obj.get("scope").cloned(),
+    };
     let access =
         raw.access_token.filter(|s| !s.is_empty()).ok_or_else(|| bad("the token response has no access_token"))?;
     if !is_safe_token(&access) {
@@ -424,11 +465,12 @@ pub fn parse_token_response_with(resp: &Response, sent_at: i64, quirks: &Quirks)
         Some(serde_json::Value::Array(a)) => Some(a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" ")),
         _ => None,
     };
+    let into_secret = |mut z: Zeroizing<String>| secret(std::mem::take(&mut *z));
     Ok(TokenSet {
-        access_token: secret(access),
+        access_token: into_secret(access),
         token_type: "Bearer".into(),
-        refresh_token: raw.refresh_token.filter(|s| !s.is_empty()).map(secret),
-        id_token: raw.id_token.filter(|s| !s.is_empty()).map(secret),
+        refresh_token: raw.refresh_token.filter(|s| !s.is_empty()).map(into_secret),
+        id_token: raw.id_token.filter(|s| !s.is_empty()).map(into_secret),
         scope,
         expires_at: sent_at + lifetime,
         obtained_at: sent_at,

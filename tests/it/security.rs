@@ -803,7 +803,6 @@ fn ph_04_secrets_are_zeroized_when_dropped() {
 /// `serde_json::Value` and `RawToken`'s `String`s, whose copies of the tokens are freed without
 /// being zeroized (see SECURITY.md, "Memory"). Run with `--ignored` to check a fix.
 #[test]
-#[ignore = "PH-04 gap in provider/token.rs: serde_json::Value copies of tokens are freed unzeroized"]
 fn ph_04_token_response_parsing_leaves_no_copy() {
     use tokcli::provider::http::Response;
     let tok = format!("PH04AT{:032x}", rand::random::<u128>());
