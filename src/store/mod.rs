@@ -754,7 +754,15 @@ impl TokenStore for SqliteStore {
 
     fn save_login(&self, name: &ProfileName, cfg: &ProfileConfig, g: &Grant) -> Result<Profile> {
         let c = self.cipher()?;
+        let mut rotated = false;
         let (id, generation) = self.immediate(|tx| {
+            // A `rekey` may have rotated the key since this handle loaded it; it does not hold the
+            // lock of a profile that does not exist yet, so check inside the write transaction.
+            let current: Vec<u8> = tx.query_row("SELECT value FROM meta WHERE key = 'key_id'", [], |r| r.get(0))?;
+            if current != c.key_id().as_bytes() {
+                rotated = true;
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
             let existing: Option<(i64, i64)> = tx
                 .query_row("SELECT id, generation FROM profiles WHERE name = ?1", [name.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
@@ -785,6 +793,14 @@ impl TokenStore for SqliteStore {
                 ],
             )?;
             Ok((id, generation))
+        })
+        .map_err(|e| {
+            if rotated {
+                Error::store("the store key was rotated (tokcli rekey) while logging in; nothing was stored")
+                    .hint("run the login again")
+            } else {
+                e
+            }
         })?;
         let p = self.get(name)?.ok_or_else(|| Error::internal("profile vanished after login"))?;
         debug_assert_eq!((p.id, p.generation), (id, generation));
@@ -875,6 +891,22 @@ mod tests {
         assert_eq!(sync, 2, "synchronous=FULL (CR-01)");
         let jm: String = s2.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(jm, "wal");
+    }
+
+    #[test]
+    fn login_racing_a_rekey_stores_nothing_under_the_old_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, o) = new_store(dir.path());
+        s.save_login(&ProfileName::parse("a").unwrap(), &cfg(), &grant("at", Some("rt"))).unwrap();
+        // A second handle loads the key, then another process rotates it.
+        let late = SqliteStore::open_existing(s.paths(), &o).unwrap().unwrap();
+        late.secrets(&late.get(&ProfileName::parse("a").unwrap()).unwrap().unwrap()).unwrap();
+        s.rekey(Instant::now() + Duration::from_secs(10), &mut |_| Ok(())).unwrap();
+        let e = late.save_login(&ProfileName::parse("b").unwrap(), &cfg(), &grant("at", None)).unwrap_err();
+        assert_eq!(e.class, crate::error::Class::Store);
+        assert!(e.message.contains("rotated"), "{}", e.message);
+        let fresh = SqliteStore::open_existing(late.paths(), &o).unwrap().unwrap();
+        assert!(fresh.get(&ProfileName::parse("b").unwrap()).unwrap().is_none());
     }
 
     #[test]
