@@ -337,7 +337,9 @@ fn open_connection(db: &Path) -> Result<Connection> {
     use rusqlite::ErrorCode as C;
     let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(|e| unreadable(db, &format!("({e})")))?;
-    match conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0)) {
+    // A plain PRAGMA takes the read lock (and so opens the WAL index) without the cost of
+    // preparing a SELECT.
+    match conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)) {
         Ok(_) => Ok(conn),
         Err(rusqlite::Error::SqliteFailure(f, _))
             if matches!(f.code, C::ReadOnly | C::CannotOpen | C::SystemIoFailure | C::DiskFull) =>
@@ -421,8 +423,9 @@ impl SqliteStore {
         }
         let conn = open_connection(&paths.db)?;
         configure(&conn).map_err(|e| unreadable(&paths.db, &format!("({})", e.message)))?;
-        let (app_id, version): (i64, i64) = conn
-            .query_row("SELECT * FROM pragma_application_id, pragma_user_version", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        let pragma = |name: &str| conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0));
+        let (app_id, version) = pragma("application_id")
+            .and_then(|a| pragma("user_version").map(|v| (a, v)))
             .map_err(|e| unreadable(&paths.db, &format!("({e})")))?;
         if app_id != APPLICATION_ID {
             return Err(unreadable(&paths.db, "is not a tokcli store (wrong application_id)"));
