@@ -45,6 +45,11 @@ hyperfine -N --warmup 30 --runs "$RUNS" --export-json "$work/hot.json" \
 env_ms=$(median_ms "$work/hot.json" 0); sql_ms=$(median_ms "$work/hot.json" 1); true_ms=$(median_ms "$work/hot.json" 2)
 echo "1. hot path (cached token)"
 echo "   tokcli token, env key:      ${env_ms} ms   = $(ratio "$env_ms" "$sql_ms")x sqlite3 one-row read (${sql_ms} ms); /bin/true ${true_ms} ms"
+if command -v valgrind >/dev/null; then
+  instr() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | sed -n 's/.*Collected : //p'; }
+  t_i=$(instr "$T" token hot); s_i=$(instr sqlite3 "$TOKCLI_HOME/tokcli.db" "SELECT expires_at FROM profiles WHERE name='hot'")
+  echo "   instructions (callgrind, repeatable): tokcli token ${t_i} vs sqlite3 ${s_i} = $(ratio "$t_i" "$s_i")x"
+fi
 export KR_T="$T" KR_ISS="$ISS" KR_RUNS="$RUNS" KR_WORK="$work" KR_SQL_MS="$sql_ms"
 dbus-run-session -- bash bench/keyring_hot.sh 2>/dev/null
 echo
