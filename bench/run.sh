@@ -86,7 +86,7 @@ done
 echo
 
 # 4. Batch: 1,000 profiles, the fake server adding 50 ms per token call, --jobs 16.
-start_server FAKE "$work/fake.out" python3 bench/fake_as.py 0.05
+start_server FAKE "$work/fake.out" node bench/fake_as.mjs 0.05
 export TOKCLI_HOME="$work/batch"
 seq 1000 | xargs -P 16 -I{} sh -c 'curl -s "$0/mint" | python3 -c "import json,sys; print(json.load(sys.stdin)[\"refresh_token\"])" | "$1" -q login "$0" --client-id bench --refresh-token-stdin --profile p{}' "$FAKE" "$T"
 count=$("$T" list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')

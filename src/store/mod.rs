@@ -602,7 +602,13 @@ impl SqliteStore {
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction (CC-04); rolled back unless it succeeds.
+    ///
+    /// Writers in one process (the `refresh --jobs` threads) queue on a mutex first: SQLite's busy
+    /// handler waits by sleeping 1, 2, 5, 10… ms, which wastes most of a batch's time when the
+    /// contention is local. Other processes still meet the busy timeout as usual.
     fn immediate<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
+        static LOCAL_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _gate = LOCAL_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(|e| sql_err(&e))?;
         let out = f(&tx).map_err(|e| sql_err(&e))?;
