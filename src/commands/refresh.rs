@@ -45,7 +45,6 @@ pub fn run(ctx: &Ctx, a: &RefreshArgs) -> anyhow::Result<()> {
         }
         names
     };
-    drop(store);
     let pol = Policy {
         // With a window: refresh only what expires within it. Without: forced.
         min_valid: window,
@@ -58,48 +57,50 @@ pub fn run(ctx: &Ctx, a: &RefreshArgs) -> anyhow::Result<()> {
     let next = AtomicUsize::new(0);
     let bar = ctx.printer.progress(names.len() as u64);
     let jobs = usize::from(a.jobs).min(names.len().max(1));
+    let fail = |e: &Error| Outcome {
+        profile: String::from("*"),
+        status: "failed",
+        error: Some(e.message.clone()),
+        class: Some(e.class),
+        expires_at: None,
+    };
+    let push = |o: Outcome| results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(o);
+    // Each worker takes the next profile until none is left, through its own store handle.
+    let work = |store: &dyn TokenStore| {
+        while let Some(name) = names.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let out = match get_fresh(ctx, store, name, &pol) {
+                Ok(f) => Outcome {
+                    profile: name.to_string(),
+                    status: if f.refreshed { "refreshed" } else { "skipped" },
+                    error: None,
+                    class: None,
+                    expires_at: f.profile.expires_at,
+                },
+                Err(e) => Outcome {
+                    profile: name.to_string(),
+                    status: "failed",
+                    error: Some(e.message.clone()),
+                    class: Some(e.class),
+                    expires_at: None,
+                },
+            };
+            if let Some(b) = &bar {
+                b.inc(1);
+            }
+            push(out);
+        }
+    };
     std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                let store = match ctx.store() {
-                    Ok(Some(s)) => s,
-                    Ok(None) => return,
-                    Err(e) => {
-                        results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Outcome {
-                            profile: String::from("*"),
-                            status: "failed",
-                            error: Some(e.message.clone()),
-                            class: Some(e.class),
-                            expires_at: None,
-                        });
-                        return;
-                    }
-                };
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(name) = names.get(i) else { break };
-                    let out = match get_fresh(ctx, &store as &dyn TokenStore, name, &pol) {
-                        Ok(f) => Outcome {
-                            profile: name.to_string(),
-                            status: if f.refreshed { "refreshed" } else { "skipped" },
-                            error: None,
-                            class: None,
-                            expires_at: f.profile.expires_at,
-                        },
-                        Err(e) => Outcome {
-                            profile: name.to_string(),
-                            status: "failed",
-                            error: Some(e.message.clone()),
-                            class: Some(e.class),
-                            expires_at: None,
-                        },
-                    };
-                    if let Some(b) = &bar {
-                        b.inc(1);
-                    }
-                    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(out);
-                }
+        for _ in 1..jobs {
+            scope.spawn(|| match ctx.store() {
+                Ok(Some(s)) => work(&s),
+                Ok(None) => {}
+                Err(e) => push(fail(&e)),
             });
+        }
+        // The first worker is this thread, with the store already open.
+        if let Some(s) = &store {
+            work(s);
         }
     });
     if let Some(b) = bar {
