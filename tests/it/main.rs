@@ -7,6 +7,7 @@ mod support;
 
 mod cli;
 mod keyring;
+mod pressure;
 mod real_server;
 
 mod faults;
