@@ -326,3 +326,49 @@ pub struct RekeyArgs {
     #[arg(long, default_value = "60s", value_name = "DURATION")]
     pub timeout: String,
 }
+
+impl Cli {
+    /// Parses the command line. The hot path `tokcli token NAME` (exactly that, no flags) builds
+    /// only the `token` subcommand's parser instead of the whole tree, so defaults still come from
+    /// the clap definitions above; anything else goes through the full parser.
+    #[must_use]
+    pub fn parse_args() -> Self {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        if let [_, sub, name] = args.as_slice()
+            && sub == "token"
+            && name.to_str().is_some_and(|n| !n.is_empty() && !n.starts_with('-'))
+            && let Some(cli) = Self::token_fast_path(name)
+        {
+            return cli;
+        }
+        <Self as Parser>::parse()
+    }
+
+    fn token_fast_path(name: &std::ffi::OsStr) -> Option<Self> {
+        use clap::FromArgMatches as _;
+        let cmd = TokenArgs::augment_args(clap::Command::new("token"));
+        let m = cmd.try_get_matches_from([std::ffi::OsStr::new("token"), name]).ok()?;
+        let args = TokenArgs::from_arg_matches(&m).ok()?;
+        Some(Self {
+            home: std::env::var_os("TOKCLI_HOME").filter(|h| !h.is_empty()).map(PathBuf::from),
+            quiet: false,
+            verbose: 0,
+            color: ColorChoice::Auto,
+            fix_permissions: false,
+            command: Command::Token(args),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_fast_path_matches_the_full_parser() {
+        let fast = Cli::token_fast_path(std::ffi::OsStr::new("work")).unwrap();
+        let full = <Cli as Parser>::parse_from(["tokcli", "token", "work"]);
+        assert_eq!(format!("{:?}", fast.command), format!("{:?}", full.command));
+        assert_eq!((fast.quiet, fast.verbose, fast.color, fast.fix_permissions), (false, 0, ColorChoice::Auto, false));
+    }
+}

@@ -1,6 +1,5 @@
 //! The thin binary: parse, run, map the error to an exit code.
 
-use clap::Parser as _;
 use tokcli::error::{Class, classify};
 use tokcli::output::{BrokenPipe, Printer};
 
@@ -15,7 +14,7 @@ fn main() {
         default_hook(info);
         std::process::exit(1);
     }));
-    let cli = tokcli::cli::Cli::parse();
+    let cli = tokcli::cli::Cli::parse_args();
     let printer = Printer::new(cli.quiet, cli.verbose, cli.color);
     let code = match tokcli::commands::run(cli, printer.clone()) {
         Ok(()) => 0,
