@@ -16,7 +16,7 @@
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::mockas::{self, CLIENT_ID, MockAs, Reply, http, http_get};
-use crate::support::{Home, Run};
+use crate::support::{Home, Run, TmpfsHome};
 
 const P: &str = "work";
 
@@ -332,47 +332,6 @@ fn walk(p: &Path, f: &mut dyn FnMut(&Path, bool)) {
         }
     }
     f(p, is_dir);
-}
-
-/// A home on its own 1 MiB tmpfs, for disk-full faults. Unmounted on drop.
-struct TmpfsHome {
-    home: Home,
-}
-
-impl TmpfsHome {
-    fn new() -> Self {
-        let home = Home::new();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
-            .arg(home.path())
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "the disk-full rows need a 1 MiB tmpfs: `mount -t tmpfs` failed ({}); run the suite as root \
-with CAP_SYS_ADMIN",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        Self { home }
-    }
-
-    /// Fills the file system to 100 %.
-    fn fill(&self) -> PathBuf {
-        let p = self.home.path().join("filler");
-        let mut f = std::fs::File::create(&p).unwrap();
-        for size in [64 * 1024, 4096, 512, 1] {
-            let buf = vec![0u8; size];
-            while f.write(&buf).is_ok_and(|n| n > 0) {}
-        }
-        let _ = f.sync_all();
-        p
-    }
-}
-
-impl Drop for TmpfsHome {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.home.path()).status();
-    }
 }
 
 fn html_page(canary: &str) -> Vec<u8> {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::mockas::{self, CLIENT_ID, MockAs, Reply};
-use crate::support::{Home, Run, bin, repo};
+use crate::support::{Home, Run, TmpfsHome, bin, repo};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -1381,45 +1381,6 @@ fn st_04_read_only_home_login_spends_nothing() {
     });
     r.code(5);
     assert_eq!(mock.count("/token"), 1, "only the first login's exchange");
-}
-
-/// A home on its own 1 MiB tmpfs (needs root with CAP_SYS_ADMIN, like faults.rs). Unmounted on drop.
-struct TmpfsHome {
-    home: Home,
-}
-
-impl TmpfsHome {
-    fn new() -> Self {
-        let home = Home::new();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
-            .arg(home.path())
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "the disk-full tests need a 1 MiB tmpfs: `mount -t tmpfs` failed ({}); run as root with CAP_SYS_ADMIN",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        Self { home }
-    }
-
-    fn fill(&self) -> PathBuf {
-        let p = self.home.path().join("filler");
-        let mut f = std::fs::File::create(&p).unwrap();
-        for size in [64 * 1024, 4096, 512, 1] {
-            let buf = vec![0u8; size];
-            while f.write(&buf).is_ok_and(|n| n > 0) {}
-        }
-        let _ = f.sync_all();
-        p
-    }
-}
-
-impl Drop for TmpfsHome {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.home.path()).status();
-    }
 }
 
 /// ST-05: on a full disk a second `login` fails (exit 5, or 7) and leaves no partial profile

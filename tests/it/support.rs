@@ -231,3 +231,44 @@ impl Home {
         })
     }
 }
+
+/// A home on its own 1 MiB tmpfs, for disk-full faults. Unmounted on drop.
+pub struct TmpfsHome {
+    pub home: Home,
+}
+
+impl TmpfsHome {
+    pub fn new() -> Self {
+        let home = Home::new();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
+            .arg(home.path())
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "the disk-full rows need a 1 MiB tmpfs: `mount -t tmpfs` failed ({}); run the suite as root \
+with CAP_SYS_ADMIN",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Self { home }
+    }
+
+    /// Fills the file system to 100 %.
+    pub fn fill(&self) -> PathBuf {
+        let p = self.home.path().join("filler");
+        let mut f = std::fs::File::create(&p).expect("create the filler file");
+        for size in [64 * 1024, 4096, 512, 1] {
+            let buf = vec![0u8; size];
+            while f.write(&buf).is_ok_and(|n| n > 0) {}
+        }
+        let _ = f.sync_all();
+        p
+    }
+}
+
+impl Drop for TmpfsHome {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.home.path()).status();
+    }
+}
