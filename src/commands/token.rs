@@ -67,8 +67,11 @@ pub fn run(ctx: &Ctx, a: &TokenArgs) -> anyhow::Result<()> {
     };
     let token = secret.expose_secret();
     let what = if a.id_token { "ID token" } else { "access token" };
-    ctx.printer.debug(1, &format!("handing out the {what} of {name} (sha256 {})", fingerprint(&secret)));
-    let line = match a.format {
+    if ctx.printer.verbose >= 1 {
+        ctx.printer.debug(1, &format!("handing out the {what} of {name} (sha256 {})", fingerprint(&secret)));
+    }
+    // The printed line holds the token: wipe it when it is dropped (PH-04).
+    let line: zeroize::Zeroizing<String> = zeroize::Zeroizing::new(match a.format {
         TokenFormat::Raw => token.to_owned(),
         TokenFormat::Header => format!("Authorization: Bearer {token}"),
         TokenFormat::Env => format!("export {}={}", a.env_name, shell_quote(token)),
@@ -101,7 +104,7 @@ pub fn run(ctx: &Ctx, a: &TokenArgs) -> anyhow::Result<()> {
             })
             .to_string()
         }
-    };
+    });
     ctx.printer.mask(token, false)?;
     ctx.printer.data(&line)
 }
