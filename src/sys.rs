@@ -24,6 +24,31 @@ pub fn disable_dumps() -> bool {
     }
 }
 
+/// Does the start-up work std's runtime would do before `main`, which tokcli skips (see main.rs):
+/// file descriptors 0-2 are opened on /dev/null if the parent closed them, so a database or lock
+/// file can never become "stdout" and receive a token; and SIGPIPE is ignored, so a closed pipe is
+/// an EPIPE error (exit 0, see `BrokenPipe`) rather than a kill. Children get SIGPIPE back by
+/// default: std's `Command` resets it before exec.
+pub fn runtime_init() {
+    for fd in 0..=2 {
+        // SAFETY: fcntl(F_GETFD) only queries the descriptor.
+        let closed = unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
+        if closed {
+            let flags = if fd == 0 { libc::O_RDONLY } else { libc::O_WRONLY };
+            // SAFETY: open() takes a static C string. The lowest free descriptor is `fd` itself,
+            // since the lower ones are open by now.
+            if unsafe { libc::open(c"/dev/null".as_ptr(), flags) } == -1 {
+                std::process::abort();
+            }
+        }
+    }
+    // SAFETY: setting SIGPIPE's disposition to SIG_IGN touches no memory of ours.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
 /// The real uid of this process.
 #[must_use]
 pub fn uid() -> u32 {
