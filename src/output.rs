@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// When the printer was made: the origin of the `-vvv` timestamps.
+static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 /// `--color` choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -44,6 +47,9 @@ impl std::error::Error for BrokenPipe {}
 impl Printer {
     #[must_use]
     pub fn new(quiet: bool, verbose: u8, color: ColorChoice) -> Self {
+        if verbose >= 3 {
+            START.get_or_init(std::time::Instant::now);
+        }
         let stderr_tty = std::io::stderr().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let color = match color {
@@ -117,7 +123,11 @@ impl Printer {
 
     /// Diagnostics at `-v` (level 1) or `-vv` (level 2). Callers pass fingerprints, never secrets.
     pub fn debug(&self, level: u8, msg: &str) {
-        if self.verbose >= level {
+        if self.verbose >= 3 {
+            // At -vvv every line carries the time since start-up, to show where a slow call waits.
+            let ms = START.get().map_or(0.0, |t| t.elapsed().as_secs_f64() * 1000.0);
+            eprintln!("{} [{ms:8.3} ms] {msg}", self.paint("2", "tokcli: debug:"));
+        } else if self.verbose >= level {
             eprintln!("{} {msg}", self.paint("2", "tokcli: debug:"));
         }
     }

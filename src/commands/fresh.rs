@@ -126,6 +126,7 @@ fn refresh_locked(
     if let Err(e) = store.begin_refresh(&p) {
         return stale_or(ctx, store, p, pol, e);
     }
+    ctx.printer.debug(3, "pre-flight write committed (CR-02)");
     let endpoint = check_url("token_endpoint", &p.config.token_endpoint)?;
     let client = client_of(&p, &secrets)?;
     let scope = (!p.config.scopes.is_empty()).then_some(p.config.scopes.as_str());
@@ -135,6 +136,7 @@ fn refresh_locked(
     };
     let extra = extra_token_params(&p);
     let http = ctx.http()?;
+    ctx.printer.debug(3, "HTTP client ready");
     ctx.printer.debug(1, &format!("refreshing {name} at {endpoint}"));
     let mut on_retry = |msg: &str, wait: Duration| {
         ctx.printer.debug(1, &format!("{name}: {msg}; retrying in {}ms", wait.as_millis()));
@@ -144,6 +146,7 @@ fn refresh_locked(
     let critical = crate::sys::critical();
     let result = token::request_with(http, &endpoint, &client, &grant, &extra, &quirks, pol.deadline, &mut on_retry);
     crate::hooks::point("refresh:after_response");
+    ctx.printer.debug(3, "token endpoint answered");
     let ts = match result {
         Ok(ts) => ts,
         Err(TokenError::InvalidGrant(desc)) => {
@@ -218,6 +221,7 @@ fn refresh_locked(
         }
     };
     crate::hooks::point("refresh:after_commit");
+    ctx.printer.debug(3, "rotated grant committed");
     drop(critical);
     if crate::sys::interrupted() {
         return Err(Error::new(

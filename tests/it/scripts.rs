@@ -228,6 +228,16 @@ fn quiet_and_verbose() {
     let r = home.run(&["-q", "token", "nope"]);
     assert!(r.code(3).stderr.contains("tokcli: error:"));
 
+    // -vvv: every diagnostic line carries the time since start-up, to show where a call waits.
+    let r = home.run(&["-vvv", "refresh", "p"]);
+    let timed = r.ok().stderr.lines().filter(|l| l.starts_with("tokcli: debug: [") && l.contains(" ms] ")).count();
+    assert!(timed >= 5, "-vvv lines without timestamps: {}", r.stderr);
+    assert!(
+        r.stderr.contains("token endpoint answered") && r.stderr.contains("rotated grant committed"),
+        "{}",
+        r.stderr
+    );
+
     // -vv: diagnostics, with fingerprints but never a secret.
     let r = home.run(&["-vv", "token", "p", "--force-refresh"]);
     let token = r.ok().line();
@@ -310,6 +320,50 @@ fn broken_pipe_exits_quietly() {
         .expect("bash");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A parent that closes stdin, stdout and stderr must not turn a store or lock file into
+/// "stdout": the token would be written into it in plain text. Two guards stand in the way:
+/// tokcli opens /dev/null on closed descriptors at start-up (`sys::runtime_init`, since main skips
+/// std's start-up, which did it before), and SQLite never keeps a database on descriptors 0-2.
+/// Either alone passes this test.
+#[test]
+fn closed_standard_descriptors_never_receive_a_token() {
+    let (home, _mock) = setup("p");
+    let before = access_token(&home, "p");
+    let mut bash = Command::new("bash");
+    for (k, v) in home.cmd().get_envs() {
+        match v {
+            Some(v) => bash.env(k, v),
+            None => bash.env_remove(k),
+        };
+    }
+    let out = bash
+        .args(["-c", "\"$TOKCLI\" token p --force-refresh <&- >&- 2>&-; echo \"$?\""])
+        .env("TOKCLI", bin())
+        .output()
+        .expect("bash");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0", "{}", String::from_utf8_lossy(&out.stderr));
+    let after = access_token(&home, "p");
+    assert_ne!(before, after, "the forced refresh ran and stored a new token");
+    for entry in walk(home.path()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !bytes.windows(after.len()).any(|w| w == after.as_bytes()),
+            "{} holds the access token in plain text",
+            entry.display()
+        );
+    }
+    home.run(&["token", "p"]).ok();
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() { files.extend(walk(&p)) } else { files.push(p) }
+    }
+    files
 }
 
 // ---------------------------------------------------------------------------------------------
