@@ -106,5 +106,8 @@ pub fn run(ctx: &Ctx, a: &TokenArgs) -> anyhow::Result<()> {
         }
     });
     ctx.printer.mask(token, false)?;
-    ctx.printer.data(&line)
+    ctx.printer.data(&line)?;
+    drop(fresh);
+    store.close_at_exit();
+    Ok(())
 }
