@@ -40,6 +40,12 @@ impl Ctx {
         Self { settings, printer, http: OnceLock::new() }
     }
 
+    /// True once the HTTP client exists.
+    #[must_use]
+    pub fn http_built(&self) -> bool {
+        self.http.get().is_some()
+    }
+
     /// The HTTP client, built on first use so the cached-token path never pays for TLS set-up.
     ///
     /// # Errors
