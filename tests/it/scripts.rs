@@ -833,3 +833,31 @@ fn quickstart_runs_every_step() {
     assert!(stderr.contains("Logged in to demo"), "{stderr}");
     assert!(stdout.contains("PROFILE") && stdout.contains("demo"), "the list is shown:\n{stdout}");
 }
+
+/// bench/spawn.c, the interleaved timer behind the benchmark ratios: one line per command with
+/// its median and quartiles, and a failing command stops it.
+#[test]
+fn bench_timer_reports_each_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = dir.path().join("spawn");
+    let cc = Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&exe)
+        .arg(repo().join("bench/spawn.c"))
+        .output()
+        .expect("cc (a C compiler is needed to build SQLite anyway)");
+    assert!(cc.status.success(), "{}", String::from_utf8_lossy(&cc.stderr));
+    let out = Command::new(&exe).args(["25", "true", ";", "sleep", "0.01"]).output().expect("spawn");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Vec<f64>> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().map(|v| v.parse().expect("a number")).collect())
+        .collect();
+    assert_eq!(lines.len(), 2, "one line per command");
+    for l in &lines {
+        assert!(l.len() == 3 && l[1] <= l[0] && l[0] <= l[2], "median between the quartiles: {l:?}");
+    }
+    assert!(lines[1][0] >= 10_000.0 && lines[1][0] > lines[0][0], "sleep 0.01 takes >= 10 ms: {lines:?}");
+    let out = Command::new(&exe).args(["5", "true", ";", "false"]).output().expect("spawn");
+    assert!(!out.status.success(), "a failing command fails the benchmark");
+}

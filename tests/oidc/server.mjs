@@ -70,6 +70,8 @@ function freshStats() {
     introspection: 0,
     token_errors: {},
     token_ms: {},
+    // from the parsed request to the last byte of the response handed to the socket
+    token_full_ms: {},
     // extra, informational
     authorization: 0,
     userinfo: 0,
@@ -255,6 +257,11 @@ provider.use(async function testHarness(ctx, next) {
         const key = typeof gt === 'string' && gt ? gt : '(missing)';
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         (stats.token_ms[key] ||= []).push(ms);
+        // token_ms covers the provider's handler only; token_full_ms also covers Koa and Node
+        // writing the response, from the 'request' event until the response is flushed.
+        const t0 = ctx.req.tokcliT0 ?? started;
+        const full = stats.token_full_ms;
+        ctx.res.once('finish', () => { (full[key] ||= []).push(Number(process.hrtime.bigint() - t0) / 1e6); });
         if (ctx.status >= 400) {
           const err = ctx.state.tokcliTokenError
             || (ctx.body && typeof ctx.body === 'object' && ctx.body.error)
@@ -273,6 +280,8 @@ provider.use(async function testHarness(ctx, next) {
   }
 });
 
+// Registered first, so it runs before the provider sees the request (see token_full_ms).
+server.on('request', (req) => { req.tokcliT0 = process.hrtime.bigint(); });
 server.on('request', provider.callback());
 server.on('clientError', (err, socket) => {
   if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
