@@ -15,4 +15,4 @@ read -r kr_ms ksql_ms < <("$KR_SPAWN" "$KR_RUNS" "$KR_T" token kr ';' \
   sqlite3 "$TOKCLI_HOME/tokcli.db" "SELECT expires_at FROM profiles WHERE name='kr'" \
   | awk '{printf "%.3f ", $1/1000} END {print ""}')
 ss_ms=$("$KR_SPAWN" 50 secret-tool lookup service tokcli username "$user" | awk '{printf "%.3f", $1/1000}')
-echo "   tokcli token, keyring key:  ${kr_ms} ms   = $(python3 -c "print(f'{$kr_ms/$ksql_ms:.2f}')")x the sqlite3 read interleaved with it (${ksql_ms} ms); a bare Secret Service lookup (secret-tool) ${ss_ms} ms (target: tokcli <= 2 ms)"
+echo "   tokcli token, keyring key, installed copy: ${kr_ms} ms = $(python3 -c "print(f'{$kr_ms/$ksql_ms:.2f}')")x the sqlite3 read interleaved with it (${ksql_ms} ms); a bare Secret Service lookup (secret-tool) ${ss_ms} ms (target: tokcli <= 2 ms)"
