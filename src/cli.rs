@@ -33,7 +33,7 @@ pub struct Cli {
     /// Print only data and errors
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// More diagnostics on stderr (-v, -vv); never secrets
+    /// More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// When to use colours on stderr
