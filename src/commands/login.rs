@@ -427,6 +427,18 @@ pub fn run(ctx: &Ctx, a: &LoginArgs) -> anyhow::Result<()> {
     let spec = &target.spec;
     if let Some(id) = &ts.id_token {
         token::check_id_token(id, spec.issuer.as_deref(), &client_id, nonce.as_ref())?;
+        // TE-10: the signature too, when the issuer publishes its keys. Without a jwks_uri (a
+        // provider configured by endpoints, not discovery) TLS alone authenticates the token
+        // endpoint's response, which OIDC Core §3.1.3.7 allows.
+        match &spec.jwks_uri {
+            Some(uri) => {
+                crate::provider::jwks::check_signature(ctx.http()?, uri, id.expose_secret(), deadline)?;
+                ctx.printer.debug(1, &format!("the ID token's signature verifies against {uri}"));
+            }
+            None => {
+                ctx.printer.debug(1, "the provider publishes no jwks_uri; the ID token's signature was not checked")
+            }
+        }
     }
     if flow != Flow::ClientCredentials && ts.refresh_token.is_none() {
         ctx.printer.warn(&format!(
@@ -504,6 +516,9 @@ fn profile_extra(spec: &ProviderSpec, min_valid: Option<i64>, redirect: Option<&
     }
     if let Some(n) = &spec.revocation_note {
         extra.insert("revocation_note".into(), n.clone().into());
+    }
+    if let Some(j) = &spec.jwks_uri {
+        extra.insert("jwks_uri".into(), j.clone().into());
     }
     if spec.quirks.redirect_uri_on_refresh
         && let Some(r) = redirect

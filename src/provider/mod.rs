@@ -2,6 +2,7 @@
 //! them: token, revocation and device authorization. Never touches the store.
 
 pub mod http;
+pub mod jwks;
 pub mod presets;
 pub mod token;
 
@@ -77,6 +78,9 @@ pub struct ProviderSpec {
     pub scopes_supported: Vec<String>,
     /// RFC 9207: the AS promises `iss` in every authorization response.
     pub iss_parameter_supported: bool,
+    /// Where the issuer publishes its signing keys (from discovery): ID token signatures are
+    /// checked against them (TE-10).
+    pub jwks_uri: Option<String>,
     /// The preset this spec was built from, if any.
     pub preset: Option<String>,
     /// Client authentication when a secret is given (`None`: HTTP Basic). Without a secret the
@@ -116,6 +120,7 @@ struct Metadata {
     scopes_supported: Vec<String>,
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
+    jwks_uri: Option<String>,
 }
 
 /// The RFC 8414 and OIDC well-known URLs for an issuer (MD-01).
@@ -216,6 +221,7 @@ pub fn spec_from_document(issuer: &str, source: &str, doc: &str) -> Result<Provi
         default_scopes: Vec::new(),
         scopes_supported: md.scopes_supported,
         iss_parameter_supported: md.authorization_response_iss_parameter_supported,
+        jwks_uri: check("jwks_uri", md.jwks_uri)?,
         ..ProviderSpec::default()
     })
 }

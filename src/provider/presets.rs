@@ -70,6 +70,9 @@ pub struct ProviderLayer {
     pub authorization_endpoint: Option<String>,
     #[serde(default, deserialize_with = "de_url")]
     pub token_endpoint: Option<String>,
+    /// The issuer's signing keys, for ID token signatures (TE-10); discovery fills it in.
+    #[serde(default, deserialize_with = "de_url")]
+    pub jwks_uri: Option<String>,
     #[serde(default, deserialize_with = "de_url")]
     pub revocation_endpoint: Option<String>,
     #[serde(default, deserialize_with = "de_url")]
@@ -450,6 +453,7 @@ impl ProviderLayer {
             client_id: u.client_id.or_else(|| self.client_id.clone()),
             authorization_endpoint: u.authorization_endpoint.or_else(|| self.authorization_endpoint.clone()),
             token_endpoint: u.token_endpoint.or_else(|| self.token_endpoint.clone()),
+            jwks_uri: u.jwks_uri.or_else(|| self.jwks_uri.clone()),
             revocation_endpoint: u.revocation_endpoint.or_else(|| self.revocation_endpoint.clone()),
             device_authorization_endpoint: u
                 .device_authorization_endpoint
@@ -488,6 +492,7 @@ impl ProviderLayer {
             issuer: spec.issuer.clone(),
             authorization_endpoint: spec.authorization_endpoint.clone(),
             token_endpoint: Some(spec.token_endpoint.clone()),
+            jwks_uri: spec.jwks_uri.clone(),
             revocation_endpoint: spec.revocation_endpoint.clone(),
             device_authorization_endpoint: spec.device_endpoint.clone(),
             scopes_supported: spec.scopes_supported.clone(),
@@ -496,9 +501,10 @@ impl ProviderLayer {
         }
     }
 
-    fn url_fields(&self) -> [(&'static str, Option<&String>); 6] {
+    fn url_fields(&self) -> [(&'static str, Option<&String>); 7] {
         [
             ("issuer", self.issuer.as_ref()),
+            ("jwks_uri", self.jwks_uri.as_ref()),
             ("authorization_endpoint", self.authorization_endpoint.as_ref()),
             ("token_endpoint", self.token_endpoint.as_ref()),
             ("revocation_endpoint", self.revocation_endpoint.as_ref()),
@@ -567,6 +573,7 @@ impl ProviderLayer {
             default_scopes: self.scopes.as_ref().map(Scopes::to_vec).unwrap_or_default(),
             scopes_supported: self.scopes_supported.clone(),
             iss_parameter_supported: self.iss_parameter_supported,
+            jwks_uri: checked("jwks_uri", url(self.jwks_uri.as_ref())?)?,
             preset: self.preset.clone(),
             client_auth: self.client_auth,
             secret: self.secret.unwrap_or_default(),
