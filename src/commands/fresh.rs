@@ -187,9 +187,34 @@ fn refresh_locked(
             return Err(err);
         }
     };
+    // TE-10: a new ID token must be signed by the issuer. One that is not is discarded with a
+    // warning, but the rotated tokens are still stored: the refresh token is already spent.
+    let jwks_uri = serde_json::from_str::<serde_json::Value>(&p.config.extra)
+        .ok()
+        .and_then(|e| e["jwks_uri"].as_str().map(str::to_owned));
+    let new_id_token = match (&ts.id_token, &jwks_uri) {
+        (Some(id), Some(uri)) => {
+            match crate::provider::jwks::check_refreshed(
+                http,
+                store,
+                uri,
+                secrecy::ExposeSecret::expose_secret(id),
+                pol.deadline,
+            ) {
+                Ok(()) => ts.id_token.clone(),
+                Err(why) => {
+                    ctx.printer.warn(&format!(
+                        "the ID token sent when refreshing {name} was discarded: {why}; the access and refresh tokens were kept"
+                    ));
+                    None
+                }
+            }
+        }
+        _ => ts.id_token.clone(),
+    };
     // RF-02: keep the old refresh token when none is sent; RF-07: the subject must not change.
-    let new_id = ts.id_token.clone().or(secrets.id_token.clone());
-    if let (Some(new), Some(old)) = (&ts.id_token, &secrets.id_token) {
+    let new_id = new_id_token.clone().or(secrets.id_token.clone());
+    if let (Some(new), Some(old)) = (&new_id_token, &secrets.id_token) {
         let sub = |t: &SecretString| {
             crate::model::jwt_claims(secrecy::ExposeSecret::expose_secret(t))
                 .map(|c| (c["iss"].clone(), c["sub"].clone()))

@@ -1,5 +1,6 @@
 //! The discovery cache: metadata documents by issuer, with the time they were fetched, in the
-//! `discovery_cache` table of the store. The store only keeps the text; deciding when a document
+//! `discovery_cache` table of the store. The issuers' JWK Sets are kept there too, under the key
+//! `jwks <jwks_uri>` (an issuer URL never contains a space). The store only keeps the text; deciding when a document
 //! is stale, and parsing it, belongs to the login command and the provider module.
 
 use rusqlite::{OptionalExtension, params};

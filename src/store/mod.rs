@@ -187,6 +187,16 @@ pub trait TokenStore {
     /// # Errors
     /// Exit 6 for key problems, exit 5 for integrity failures.
     fn secrets(&self, p: &Profile) -> Result<Secrets>;
+    /// A cached public document (the issuer's JWK Set) and when it was fetched (Unix seconds).
+    ///
+    /// # Errors
+    /// Exit 5 on store failures.
+    fn cached_document(&self, key: &str) -> Result<Option<(String, i64)>>;
+    /// Caches a public document, replacing an older copy.
+    ///
+    /// # Errors
+    /// Exit 5 on store failures.
+    fn put_document(&self, key: &str, document: &str, fetched_at: i64) -> Result<()>;
     /// Takes the profile's exclusive cross-process lock (CC-01).
     ///
     /// # Errors
@@ -709,6 +719,14 @@ impl TokenStore for SqliteStore {
             id_token: open(Field::IdToken, &p.sealed[2])?,
             client_secret: open(Field::ClientSecret, &p.sealed[3])?,
         })
+    }
+
+    fn cached_document(&self, key: &str) -> Result<Option<(String, i64)>> {
+        self.cached_discovery(key)
+    }
+
+    fn put_document(&self, key: &str, document: &str, fetched_at: i64) -> Result<()> {
+        self.put_discovery(key, document, fetched_at)
     }
 
     fn lock(&self, name: &ProfileName, deadline: Instant) -> Result<ProfileLock> {
