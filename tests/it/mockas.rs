@@ -33,6 +33,47 @@ pub const CLIENT_ID: &str = "test-client";
 /// The `sub` of every ID token (overridable with [`MockAs::set_id_claims`]).
 pub const SUBJECT: &str = "mock-user-1";
 
+/// How ID tokens are signed (TE-10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing {
+    /// No `jwks_uri` in the metadata, and ID tokens whose third part is `sig<canary>` (so the
+    /// canary sweep sees them): tokcli can only rely on TLS, as OIDC Core allows.
+    Unsigned,
+    /// ES256 with the key published at `/jwks`.
+    Published,
+    /// ES256 with a key that `/jwks` does not publish, under the published key's `kid`.
+    Unpublished,
+    /// `alg: none`, no signature.
+    AlgNone,
+    /// HS256 keyed with the published key's `x` coordinate (the public-key-as-secret trick).
+    Hs256,
+}
+
+/// The mock issuer's signing key, and one it never publishes (both P-256, made once per run).
+fn keys() -> &'static (ring::signature::EcdsaKeyPair, ring::signature::EcdsaKeyPair) {
+    static KEYS: OnceLock<(ring::signature::EcdsaKeyPair, ring::signature::EcdsaKeyPair)> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING as ALG, EcdsaKeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let make = || {
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ALG, &rng).expect("P-256 key");
+            EcdsaKeyPair::from_pkcs8(&ALG, pkcs8.as_ref(), &rng).expect("P-256 key")
+        };
+        (make(), make())
+    })
+}
+
+const KID: &str = "mock-1";
+
+/// The public JWK of the published key.
+fn published_jwk() -> Value {
+    use ring::signature::KeyPair as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let public = keys().0.public_key().as_ref();
+    json!({ "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": KID,
+        "x": b64.encode(&public[1..33]), "y": b64.encode(&public[33..65]) })
+}
+
 /// What to answer one request with.
 #[derive(Debug, Clone)]
 pub enum Reply {
@@ -138,6 +179,7 @@ struct State {
     expires_in: Option<Value>,
     issue_refresh_token: bool,
     issue_id_token: bool,
+    signing: Signing,
     send_iss: bool,
     id_claims: Value,
     device_interval: Option<u64>,
@@ -207,6 +249,7 @@ impl MockAs {
                 expires_in: Some(json!(3600)),
                 issue_refresh_token: true,
                 issue_id_token: true,
+                signing: Signing::Unsigned,
                 send_iss: true,
                 id_claims: json!({}),
                 device_interval: None,
@@ -327,6 +370,11 @@ impl MockAs {
     /// Whether `openid` grants return an ID token (default true).
     pub fn set_issue_id_token(&self, v: bool) {
         self.inner.st().issue_id_token = v;
+    }
+
+    /// How ID tokens are signed; anything but `Unsigned` also publishes `jwks_uri`.
+    pub fn set_signing(&self, v: Signing) {
+        self.inner.st().signing = v;
     }
 
     /// Whether `/authorize` adds `iss` to the redirect (default true).
@@ -453,7 +501,28 @@ impl State {
             }
         }
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        format!("e30.{}.sig{}", b64.encode(claims.to_string()), self.canary)
+        let payload = b64.encode(claims.to_string());
+        let signed = |alg: &str| format!("{}.{payload}", b64.encode(json!({ "alg": alg, "kid": KID }).to_string()));
+        let rng = ring::rand::SystemRandom::new();
+        match self.signing {
+            Signing::Unsigned => format!("e30.{payload}.sig{}", self.canary),
+            Signing::Published | Signing::Unpublished => {
+                let input = signed("ES256");
+                let key = if self.signing == Signing::Published { &keys().0 } else { &keys().1 };
+                let sig = key.sign(&rng, input.as_bytes()).expect("ES256 signature");
+                format!("{input}.{}", b64.encode(sig.as_ref()))
+            }
+            Signing::AlgNone => format!("{}.", signed("none")),
+            Signing::Hs256 => {
+                let input = signed("HS256");
+                let secret = published_jwk()["x"].as_str().unwrap_or_default().to_owned();
+                let tag = ring::hmac::sign(
+                    &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes()),
+                    input.as_bytes(),
+                );
+                format!("{input}.{}", b64.encode(tag.as_ref()))
+            }
+        }
     }
 
     /// Issues an access token (and maybe a refresh and ID token) on family `fam`.
@@ -699,7 +768,6 @@ fn builtin(inner: &Inner, req: &Recorded) -> Reply {
                 "token_endpoint": format!("{issuer}/token"),
                 "revocation_endpoint": format!("{issuer}/revoke"),
                 "device_authorization_endpoint": format!("{issuer}/device_authorization"),
-                "jwks_uri": format!("{issuer}/jwks"),
                 "scopes_supported": ["openid", "offline_access", "api"],
                 "response_types_supported": ["code"],
                 "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
@@ -707,9 +775,18 @@ fn builtin(inner: &Inner, req: &Recorded) -> Reply {
                 "code_challenge_methods_supported": ["S256"],
                 "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
                 "authorization_response_iss_parameter_supported": true,
-            }),
+            })
+            .as_object()
+            .cloned()
+            .map(|mut m| {
+                if inner.st().signing != Signing::Unsigned {
+                    m.insert("jwks_uri".into(), json!(format!("{issuer}/jwks")));
+                }
+                Value::Object(m)
+            })
+            .unwrap_or_default(),
         ),
-        ("GET", "/jwks") => Reply::Json(200, json!({ "keys": [] })),
+        ("GET", "/jwks") => Reply::Json(200, json!({ "keys": [published_jwk()] })),
         ("GET", "/authorize") => authorize(inner, req),
         ("POST", "/token") => token(inner, req),
         ("POST", "/revoke") => {

@@ -366,3 +366,23 @@ fn device_flow_approve_and_deny() {
         }
     }
 }
+
+/// TE-10 against the real server: its ID tokens are RS256 and verify against its jwks_uri.
+#[test]
+fn id_token_signature_verifies_against_the_real_jwks() {
+    use base64::Engine as _;
+    let srv = OidcServer::start();
+    let home = Home::new();
+    let r = home.run_with(
+        &["-v", "login", &srv.issuer, "--client-id", PUBLIC, "--profile", "sig", "--timeout", "60s"],
+        |c| {
+            c.env("BROWSER", OidcServer::fakebrowser());
+        },
+    );
+    r.ok();
+    assert!(r.stderr.contains("the ID token's signature verifies against"), "{}", r.stderr);
+    let id = home.run(&["token", "sig", "--id-token"]).ok().line();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id.split('.').next().unwrap()).unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    assert_eq!(header["alg"], "RS256", "{header}");
+}

@@ -2019,3 +2019,61 @@ fn fuzz_smoke_discovery_document() {
 fn fuzz_smoke_sealed_blob() {
     fuzz("sealed_blob", fuzz_targets::sealed_blob, &[&[1u8], &[0u8; 24], &[0xffu8; 16]]);
 }
+
+/// TE-10: an ID token must be signed (RS256 or ES256) by a key the issuer publishes at its
+/// `jwks_uri`. A token signed with another key, with `alg: none`, or with HS256 keyed by public
+/// material fails the login with exit 2, and nothing is stored. (The real oidc-provider's RS256
+/// tokens are checked in `real_server`.)
+#[test]
+fn te_10_id_token_signatures_are_checked() {
+    use crate::mockas::Signing;
+    let mock = MockAs::start();
+    mock.set_signing(Signing::Published);
+    let home = Home::new();
+    let login = |profile: &str| {
+        home.run_with(
+            &["-v", "login", &mock.issuer(), "--client-id", CLIENT_ID, "--profile", profile, "--timeout", "30s"],
+            |c| {
+                c.env("BROWSER", mockas::browser_script());
+            },
+        )
+    };
+    let r = login("ok");
+    assert!(r.ok().stderr.contains("the ID token's signature verifies against"), "{}", r.stderr);
+    home.run(&["token", "ok", "--id-token"]).ok();
+    for (mode, why) in [
+        (Signing::Unpublished, "its signature does not verify"),
+        (Signing::AlgNone, "signed with \"none\"; only RS256 and ES256 are accepted"),
+        (Signing::Hs256, "signed with \"HS256\"; only RS256 and ES256 are accepted"),
+    ] {
+        mock.set_signing(mode);
+        let before = home.sha256_db();
+        let r = login("bad");
+        r.code(2);
+        assert!(r.stderr.contains(why), "{mode:?}: {}", r.stderr);
+        assert!(r.stderr.contains("hint:") && r.stderr.contains("stored nothing"), "{mode:?}: {}", r.stderr);
+        assert_eq!(home.sha256_db(), before, "{mode:?}: the store is unchanged");
+        home.run(&["token", "bad"]).code(3);
+    }
+    // The profile that logged in with a good signature is untouched.
+    home.run(&["token", "ok"]).ok();
+
+    // On refresh the refresh token is already spent: a badly signed new ID token is discarded
+    // with a warning, and the rotated tokens are kept.
+    let id_before = home.run(&["token", "ok", "--id-token"]).ok().line();
+    mock.set_signing(Signing::Unpublished);
+    let jwks_fetches = mock.count("/jwks");
+    let r = home.run(&["refresh", "ok"]);
+    assert!(r.ok().stderr.contains("was discarded: its signature does not verify"), "{}", r.stderr);
+    assert_eq!(mock.count("/jwks"), jwks_fetches + 1, "the keys were fetched (and cached in the store)");
+    assert_eq!(home.run(&["token", "ok", "--id-token"]).ok().line(), id_before, "the old ID token stays");
+    let at = home.run(&["token", "ok"]).ok().line();
+    assert_eq!(Some(at), mock.last_access_token(), "the rotated access token was stored");
+    // A good one replaces it; the keys come from the store's cache, no new fetch.
+    mock.set_signing(Signing::Published);
+    let fetches = mock.count("/jwks");
+    let r = home.run(&["refresh", "ok"]);
+    assert!(!r.ok().stderr.contains("discarded"), "{}", r.stderr);
+    assert_ne!(home.run(&["token", "ok", "--id-token"]).ok().line(), id_before);
+    assert_eq!(mock.count("/jwks"), fetches, "the cached JWK Set verified it");
+}
