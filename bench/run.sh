@@ -94,7 +94,7 @@ read -r server_ms handler_ms < <(curl -s "$ISS/__test/stats" | python3 -c 'impor
 s = json.load(sys.stdin)
 print("%.3f %.3f" % (statistics.median(s["token_full_ms"]["refresh_token"]), statistics.median(s["token_ms"]["refresh_token"])))')
 echo "2. forced refresh with rotation (oidc-provider on loopback; medians of 200 runs)"
-echo "   tokcli refresh: ${tok_ms} ms; the server's own time per refresh: ${server_ms} ms (request event to response flushed; ${handler_ms} ms in the provider's handler alone)"
+echo "   tokcli refresh: ${tok_ms} ms; the server's own time per refresh: ${server_ms} ms (from accepting tokcli's connection to flushing the response; ${handler_ms} ms in the provider's handler alone)"
 echo "   tokcli's share: $(python3 -c "print(f'{$tok_ms-$server_ms:.2f}')") ms (target <= 5 ms)"
 echo
 

@@ -70,7 +70,7 @@ function freshStats() {
     introspection: 0,
     token_errors: {},
     token_ms: {},
-    // from the parsed request to the last byte of the response handed to the socket
+    // from the accepted connection (or parsed request) to the response handed to the socket
     token_full_ms: {},
     // extra, informational
     authorization: 0,
@@ -257,8 +257,10 @@ provider.use(async function testHarness(ctx, next) {
         const key = typeof gt === 'string' && gt ? gt : '(missing)';
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         (stats.token_ms[key] ||= []).push(ms);
-        // token_ms covers the provider's handler only; token_full_ms also covers Koa and Node
-        // writing the response, from the 'request' event until the response is flushed.
+        // token_ms covers the provider's handler only; token_full_ms also covers Node accepting
+        // the connection and parsing the request, and Koa and Node writing the response: from
+        // the accept (first request on a connection) or the 'request' event, until the response
+        // is flushed.
         const t0 = ctx.req.tokcliT0 ?? started;
         const full = stats.token_full_ms;
         ctx.res.once('finish', () => { (full[key] ||= []).push(Number(process.hrtime.bigint() - t0) / 1e6); });
@@ -280,8 +282,14 @@ provider.use(async function testHarness(ctx, next) {
   }
 });
 
-// Registered first, so it runs before the provider sees the request (see token_full_ms).
-server.on('request', (req) => { req.tokcliT0 = process.hrtime.bigint(); });
+// Registered first, so it runs before the provider sees the request (see token_full_ms). The
+// first request on a connection is timed from the accept, so accepting the connection and parsing
+// the request head count as the server's time too (each tokcli process opens one connection).
+server.on('connection', (socket) => { socket.tokcliAccepted = process.hrtime.bigint(); });
+server.on('request', (req) => {
+  req.tokcliT0 = req.socket.tokcliAccepted ?? process.hrtime.bigint();
+  req.socket.tokcliAccepted = undefined;
+});
 server.on('request', provider.callback());
 server.on('clientError', (err, socket) => {
   if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
