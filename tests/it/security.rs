@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::mockas::{self, CLIENT_ID, MockAs, Reply};
-use crate::support::{Home, Run, TmpfsHome, bin, repo};
+use crate::support::{Home, KeyringSession, Run, TmpfsHome, bin, repo};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -1642,86 +1642,6 @@ fn doctor_reports_and_exit_codes() {
 // ---------------------------------------------------------------------------------------------
 // KM-03, KM-06, SC-04 with the OS keyring
 
-/// A private D-Bus session with an unlocked gnome-keyring (as in keyring.rs).
-/// Dropping it ends the session's `sleep`, on which `dbus-run-session` stops the bus, and with
-/// it gnome-keyring (killing `dbus-run-session` itself would leave both daemons running).
-struct Session {
-    bus: Child,
-    /// The pid of the session's child (`sh`, then `sleep`).
-    child: u32,
-    addr: String,
-    dir: tempfile::TempDir,
-}
-
-impl Session {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let run = dir.path().join("run");
-        std::fs::create_dir_all(&run).unwrap();
-        chmod(&run, 0o700);
-        let mut bus = Command::new("dbus-run-session")
-            .args(["--", "sh", "-c", "echo $$; echo \"$DBUS_SESSION_BUS_ADDRESS\"; exec sleep 600"])
-            .env("HOME", dir.path())
-            .env("XDG_RUNTIME_DIR", &run)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-run-session must be installed (apt: dbus)");
-        let (mut child, mut addr) = (String::new(), String::new());
-        let mut out = BufReader::new(bus.stdout.take().unwrap());
-        out.read_line(&mut child).unwrap();
-        out.read_line(&mut addr).unwrap();
-        let child = child.trim().parse().expect("session child pid");
-        let s = Self { bus, child, addr: addr.trim().to_owned(), dir };
-        let mut d = s
-            .command("gnome-keyring-daemon")
-            .args(["--unlock", "--components=secrets"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("gnome-keyring-daemon must be installed");
-        d.stdin.take().unwrap().write_all(b"pw").unwrap();
-        assert!(d.wait().unwrap().success());
-        s
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let mut c = Command::new(program);
-        self.apply(&mut c);
-        c.env("HOME", self.dir.path()).env("XDG_DATA_HOME", self.dir.path().join("data"));
-        c
-    }
-
-    fn apply(&self, c: &mut Command) {
-        c.env("DBUS_SESSION_BUS_ADDRESS", &self.addr)
-            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
-            .env("TOKCLI_KEY_CACHE", "off")
-            .env_remove("TOKCLI_KEY_SOURCE")
-            .env_remove("TOKCLI_STORE_KEY");
-    }
-
-    fn items(&self) -> usize {
-        let out = self.command("secret-tool").args(["search", "--all", "service", "tokcli"]).output().unwrap();
-        [out.stdout, out.stderr]
-            .iter()
-            .map(|o| String::from_utf8_lossy(o).lines().filter(|l| l.starts_with("secret = ")).count())
-            .sum()
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.child.to_string()).status();
-        let until = Instant::now() + Duration::from_secs(5);
-        while matches!(self.bus.try_wait(), Ok(None)) && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.bus.kill();
-        let _ = self.bus.wait();
-    }
-}
-
 /// SC-04 with the keyring, KM-06 on the rotated key, KM-03 through `doctor`: `rekey` leaves one
 /// keyring item (the new key under the store's entry); a crash after the keyring write or after
 /// the commit leaves a readable store (two items until the next `rekey`); 64 concurrent readers
@@ -1729,7 +1649,7 @@ impl Drop for Session {
 /// `doctor --reset` moves the store aside for a fresh login.
 #[test]
 fn sc_04_rekey_keyring_crash_at_every_step() {
-    let s = Session::start();
+    let s = KeyringSession::start().without_key_cache();
     let mock = MockAs::start();
     let home = Home::new();
     let run = |args: &[&str]| home.run_with(args, |c| s.apply(c));
@@ -1744,10 +1664,10 @@ fn sc_04_rekey_keyring_crash_at_every_step() {
         c.env("BROWSER", mockas::browser_script());
     })
     .ok();
-    assert_eq!(s.items(), 1);
+    assert_eq!(s.tokcli_items(), 1);
     let at = cached(&["token", "kr"]).ok().line();
     run(&["rekey"]).ok();
-    assert_eq!(s.items(), 1, "the new key replaced the old one; nothing staged is left");
+    assert_eq!(s.tokcli_items(), 1, "the new key replaced the old one; nothing staged is left");
     assert_eq!(run(&["token", "kr"]).ok().line(), at);
     assert_eq!(cached(&["token", "kr"]).ok().line(), at, "no stale cached key after a rekey");
 
@@ -1757,7 +1677,7 @@ fn sc_04_rekey_keyring_crash_at_every_step() {
             c.env("TOKCLI_TEST_FAULT", point);
         });
         assert_eq!(r.code, 134, "{point}: {}", r.stderr);
-        assert_eq!(s.items(), 2, "{point}: the new key is staged next to the old");
+        assert_eq!(s.tokcli_items(), 2, "{point}: the new key is staged next to the old");
         assert_eq!(run(&["token", "kr"]).ok().line(), at, "{point}: token works");
         assert_eq!(cached(&["token", "kr"]).ok().line(), at, "{point}: token works with the cache");
         let d = run(&["doctor"]);
@@ -1765,7 +1685,7 @@ fn sc_04_rekey_keyring_crash_at_every_step() {
         assert!(d.stdout.contains("warn") && d.stdout.contains("rekey"), "{point}: {}", d.stdout);
     }
     run(&["rekey"]).ok();
-    assert_eq!(s.items(), 1, "the next rekey finished the rotation and removed what was staged");
+    assert_eq!(s.tokcli_items(), 1, "the next rekey finished the rotation and removed what was staged");
 
     let kids: Vec<Child> = (0..64)
         .map(|_| {
@@ -1786,7 +1706,7 @@ fn sc_04_rekey_keyring_crash_at_every_step() {
     let d = run(&["doctor"]);
     d.code(6);
     assert!(d.stdout.contains("missing"), "{}", d.stdout);
-    assert_eq!(s.items(), 0, "KM-03: no new key while the store holds ciphertexts");
+    assert_eq!(s.tokcli_items(), 0, "KM-03: no new key while the store holds ciphertexts");
     assert_eq!(store_hashes(&home), before);
     run(&["doctor", "--reset"]).ok();
     assert!(!home.db().exists());

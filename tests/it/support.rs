@@ -4,7 +4,7 @@
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Path of the binary under test.
 pub fn bin() -> PathBuf {
@@ -270,5 +270,146 @@ with CAP_SYS_ADMIN",
 impl Drop for TmpfsHome {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(self.home.path()).status();
+    }
+}
+
+trait WaitTimeout {
+    fn wait_timeout_secs(&mut self, secs: u64) -> Option<std::process::ExitStatus>;
+}
+
+impl WaitTimeout for Child {
+    fn wait_timeout_secs(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
+        let until = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < until {
+            if let Ok(Some(st)) = self.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+/// A private D-Bus session (from `dbus-run-session`) with an unlocked gnome-keyring, for the tests
+/// of the keyring key source. Each gets its own bus and keyring files.
+pub struct KeyringSession {
+    bus: Child,
+    /// The session's child process; when it exits, dbus-run-session ends the bus daemon too.
+    child_pid: String,
+    addr: String,
+    dir: tempfile::TempDir,
+    /// Keep the kernel-keyring copy of the key out of the way (`TOKCLI_KEY_CACHE=off`).
+    no_key_cache: bool,
+}
+
+impl KeyringSession {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run = dir.path().join("run");
+        std::fs::create_dir_all(&run).expect("runtime dir");
+        let mut perms = std::fs::metadata(&run).expect("meta").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o700);
+        std::fs::set_permissions(&run, perms).expect("chmod");
+        let mut bus = Command::new("dbus-run-session")
+            .args(["--", "sh", "-c", "echo \"$DBUS_SESSION_BUS_ADDRESS\"; echo $$; exec sleep 600"])
+            .env("HOME", dir.path())
+            .env("XDG_RUNTIME_DIR", &run)
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-run-session must be installed (apt: dbus)");
+        let (mut addr, mut child_pid) = (String::new(), String::new());
+        let mut out = BufReader::new(bus.stdout.take().expect("stdout"));
+        out.read_line(&mut addr).expect("bus address");
+        out.read_line(&mut child_pid).expect("child pid");
+        let s = Self {
+            bus,
+            child_pid: child_pid.trim().to_owned(),
+            addr: addr.trim().to_owned(),
+            dir,
+            no_key_cache: false,
+        };
+        assert!(s.addr.starts_with("unix:"), "no session bus address: {:?}", s.addr);
+        let mut daemon = s
+            .command("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon must be installed (apt: gnome-keyring)");
+        daemon.stdin.take().expect("stdin").write_all(b"pw").expect("password");
+        assert!(daemon.wait().expect("wait").success(), "gnome-keyring-daemon --unlock failed");
+        s
+    }
+
+    /// The same session, with `TOKCLI_KEY_CACHE=off` on every tokcli command, so each run asks
+    /// the Secret Service.
+    pub fn without_key_cache(mut self) -> Self {
+        self.no_key_cache = true;
+        self
+    }
+
+    /// A command that talks to this session's bus.
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        self.apply(&mut c);
+        // The keyring files live in this session's own directory, not the user's.
+        c.env("HOME", self.dir.path()).env("XDG_DATA_HOME", self.dir.path().join("data"));
+        c
+    }
+
+    /// Points a command at this session's bus, with the default (keyring) key source.
+    pub fn apply(&self, c: &mut Command) {
+        c.env("DBUS_SESSION_BUS_ADDRESS", &self.addr)
+            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
+            .env_remove("TOKCLI_KEY_SOURCE")
+            .env_remove("TOKCLI_STORE_KEY");
+        if self.no_key_cache {
+            c.env("TOKCLI_KEY_CACHE", "off");
+        }
+    }
+
+    /// Items the keyring holds for tokcli (attribute `service=tokcli`).
+    pub fn tokcli_items(&self) -> usize {
+        let out =
+            self.command("secret-tool").args(["search", "--all", "service", "tokcli"]).output().expect("secret-tool");
+        String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with("secret = ")).count()
+            + String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.starts_with("secret = ")).count()
+    }
+
+    /// Locks the login collection, as a screen lock would.
+    pub fn lock(&self) {
+        let st = self
+            .command("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.secrets",
+                "/org/freedesktop/secrets",
+                "org.freedesktop.Secret.Service.Lock",
+                "array:objpath:/org/freedesktop/secrets/collection/login",
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .expect("dbus-send");
+        assert!(st.success(), "locking the collection failed");
+    }
+
+    pub fn run(&self, home: &Home, args: &[&str]) -> Run {
+        home.run_with(args, |c| self.apply(c))
+    }
+}
+
+impl Drop for KeyringSession {
+    fn drop(&mut self) {
+        // Ending the session's child makes dbus-run-session stop the bus daemon, and with the bus
+        // gone gnome-keyring-daemon exits; killing dbus-run-session itself would leak both.
+        let _ = Command::new("kill").arg(&self.child_pid).status();
+        if self.bus.wait_timeout_secs(5).is_none() {
+            let _ = self.bus.kill();
+        }
+        let _ = self.bus.wait();
     }
 }
