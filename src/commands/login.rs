@@ -295,6 +295,7 @@ pub fn run(ctx: &Ctx, a: &LoginArgs) -> anyhow::Result<()> {
         ))
     })?;
     let mut target = resolve_provider(ctx, &arg, &layers, &settings.values.params, false, deadline)?;
+    check_issuer_unique(ctx, &name, &target.spec)?;
     let mut flow = match flag {
         Some(Flow::RefreshToken) => Flow::RefreshToken,
         _ => settings.values.flow.map_or(Flow::Browser, Flow::from_kind),
@@ -499,6 +500,32 @@ pub fn run(ctx: &Ctx, a: &LoginArgs) -> anyhow::Result<()> {
         ctx.printer.data(&serde_json::to_string_pretty(&super::list::profile_json(&stored))?)?;
     }
     Ok(())
+}
+
+/// MD-05 (RFC 9207 §4): two authorization servers must not share an issuer identifier, or the
+/// `iss` of an authorization response could not tell them apart (mix-up). A login is refused
+/// before anything is sent when another profile holds the same issuer with another token
+/// endpoint. Logging the same profile in again is how its endpoints are updated.
+fn check_issuer_unique(ctx: &Ctx, name: &ProfileName, spec: &ProviderSpec) -> Result<(), Error> {
+    let Some(issuer) = &spec.issuer else { return Ok(()) };
+    let Some(store) = ctx.store()? else { return Ok(()) };
+    let clash = store.list()?.into_iter().find(|p| {
+        p.name != name.as_str()
+            && p.config.issuer.as_ref() == Some(issuer)
+            && p.config.token_endpoint != spec.token_endpoint
+    });
+    match clash {
+        None => Ok(()),
+        Some(p) => Err(Error::usage(format!(
+            "the issuer {issuer} is already used by profile {} with the token endpoint {}, not {}",
+            p.name, p.config.token_endpoint, spec.token_endpoint
+        ))
+        .hint(format!(
+            "two providers cannot share an issuer identifier (RFC 9207): fix the issuer or token_endpoint in config.toml, \
+or, if the provider moved its endpoints, log {} in again first",
+            p.name
+        ))),
+    }
 }
 
 /// The profile's `extra` JSON: the provider's quirks, the preset, the `[profiles.P] min_valid`,

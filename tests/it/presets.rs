@@ -610,3 +610,38 @@ fn login_needs_no_secret_on_the_command_line() {
     r.code(2);
     assert!(r.stderr.contains("unknown provider") && r.stderr.contains("alarmbox"), "{}", r.stderr);
 }
+
+/// MD-05: a second provider that claims an issuer another profile already uses, with another
+/// token endpoint, is refused (exit 2) before any request, and the store is unchanged. Logging the
+/// same profile in again is allowed.
+#[test]
+fn md_05_two_providers_cannot_share_an_issuer() {
+    let home = Home::new();
+    let m = MockAs::start();
+    let iss = m.issuer();
+    write_config(
+        &home,
+        &format!(
+            "[providers.same]\nissuer = \"{iss}\"\n\n[providers.imposter]\nissuer = \"{iss}\"\ntoken_endpoint = \"{iss}/other/token\"\n"
+        ),
+    );
+    let login = |provider: &str, profile: &str| {
+        home.run_with(&["login", provider, "--client-id", CLIENT_ID, "--profile", profile, "--timeout", "30s"], |c| {
+            c.env("BROWSER", browser_script());
+        })
+    };
+    login("same", "a").ok();
+    login("same", "a").ok();
+    let before = home.sha256_db();
+    let requests = m.all_requests().len();
+    let r = login("imposter", "b");
+    r.code(2);
+    assert!(r.stderr.contains("already used by profile a") && r.stderr.contains("RFC 9207"), "{}", r.stderr);
+    assert_eq!(home.sha256_db(), before, "nothing stored");
+    assert!(
+        m.all_requests()[requests..].iter().all(|q| q.path != "/authorize" && !q.path.ends_with("/token")),
+        "no authorization or token request was made"
+    );
+    // The same issuer with the same endpoints is another account at the same provider: allowed.
+    login("same", "c").ok();
+}
