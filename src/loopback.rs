@@ -46,7 +46,8 @@ pub struct Expect<'a> {
 }
 
 /// Binds 127.0.0.1 on an ephemeral port, or on the first free port of `ports` (LB-05, LB-07),
-/// for the redirect `http://127.0.0.1:PORT/callback`.
+/// for the redirect `http://127.0.0.1:PORT/callback`; where the host has no IPv4 loopback
+/// address, `[::1]` and `http://[::1]:PORT/callback` instead (LB-06).
 ///
 /// # Errors
 /// Exit 7 naming the ports when none can be bound.
@@ -74,6 +75,7 @@ pub fn bind_at(ports: &[u16], host: &str, path: &str) -> Result<Listener, Error>
     }
     let candidates: Vec<u16> = if ports.is_empty() { vec![0] } else { ports.to_vec() };
     let mut failures = Vec::new();
+    let mut no_such_address = true;
     for port in &candidates {
         match Server::http((ip, *port)) {
             Ok(server) => {
@@ -82,8 +84,16 @@ pub fn bind_at(ports: &[u16], host: &str, path: &str) -> Result<Listener, Error>
                 let redirect_uri = format!("http://{host}{path}");
                 return Ok(Listener { server, host, path: path.to_owned(), redirect_uri });
             }
-            Err(e) => failures.push(format!("{port} ({e})")),
+            Err(e) => {
+                let kind = e.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
+                no_such_address &= kind == Some(std::io::ErrorKind::AddrNotAvailable);
+                failures.push(format!("{port} ({e})"));
+            }
         }
+    }
+    // LB-06: a host without IPv4 loopback (an IPv6-only container) gets the IPv6 literal.
+    if host == "127.0.0.1" && no_such_address {
+        return bind_at(ports, "[::1]", path);
     }
     Err(Error::login(format!("cannot listen on {ip} port {}", failures.join(", ")))
         .hint("free one of those ports, or pass other ones with --port"))

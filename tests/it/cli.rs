@@ -83,3 +83,58 @@ fn world_readable_store_is_refused() {
     assert!(r.stderr.contains("tokcli.db is accessible by other users"), "{}", r.stderr);
     home.run(&["list", "--fix-permissions"]).code(5); // repaired, then refused as an empty file
 }
+
+/// LB-06: on a host without IPv4 loopback (a network namespace whose `lo` has only ::1), the
+/// login listens on [::1] and sends `redirect_uri=http://[::1]:PORT/callback`; the browser's
+/// redirect to it is received and checked (here it carries access_denied: exit 7). Needs root for
+/// the namespace, as CI has.
+#[test]
+fn lb_06_ipv6_only_host_gets_the_ipv6_loopback() {
+    let home = Home::new();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[providers.v6]\nauthorization_endpoint = \"http://[::1]:9/authorize\"\ntoken_endpoint = \"http://[::1]:9/token\"\n",
+    )
+    .unwrap();
+    let out = home.path().join("browser-saw");
+    let browser = home.path().join("browser.sh");
+    std::fs::write(
+        &browser,
+        format!(
+            r#"#!/bin/sh
+url="$1"
+printf '%s\n' "$url" > '{out}.url'
+redirect=$(python3 -c 'import sys, urllib.parse as u; print(u.parse_qs(u.urlsplit(sys.argv[1]).query)["redirect_uri"][0])' "$url")
+state=$(python3 -c 'import sys, urllib.parse as u; print(u.parse_qs(u.urlsplit(sys.argv[1]).query)["state"][0])' "$url")
+curl -s -o /dev/null -w '%{{http_code}}' "$redirect?error=access_denied&state=$state" > '{out}.code'
+"#,
+            out = out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let r = home.run_with(&["login", "v6", "--client-id", "c", "--profile", "v6", "--timeout", "20s"], |c| {
+        let args: Vec<std::ffi::OsString> =
+            std::iter::once(c.get_program().to_owned()).chain(c.get_args().map(ToOwned::to_owned)).collect();
+        let mut wrapped = std::process::Command::new("unshare");
+        wrapped
+            .args(["-n", "sh", "-c", "ip link set lo up && ip addr del 127.0.0.1/8 dev lo && exec \"$@\"", "sh"])
+            .args(&args);
+        for (k, v) in c.get_envs() {
+            match v {
+                Some(v) => wrapped.env(k, v),
+                None => wrapped.env_remove(k),
+            };
+        }
+        wrapped.env("BROWSER", &browser);
+        *c = wrapped;
+    });
+    let url = std::fs::read_to_string(format!("{}.url", out.display()))
+        .unwrap_or_else(|_| panic!("the browser never ran: {}", r.stderr));
+    assert!(url.contains("redirect_uri=http%3A%2F%2F%5B%3A%3A1%5D%3A"), "redirect_uri is not [::1]: {url}");
+    r.code(7);
+    assert!(r.stderr.contains("access_denied"), "{}", r.stderr);
+    let code = std::fs::read_to_string(format!("{}.code", out.display())).unwrap_or_default();
+    // The listener on [::1] answered the redirect with its "Login failed" page.
+    assert_eq!(code.trim(), "400", "the [::1] listener answered the redirect");
+}
