@@ -194,12 +194,15 @@ fn refresh_locked(
         .and_then(|e| e["jwks_uri"].as_str().map(str::to_owned));
     let new_id_token = match (&ts.id_token, &jwks_uri) {
         (Some(id), Some(uri)) => {
+            // The rotated grant waits for this, so a slow key server gets 5 seconds at most
+            // (the key set is cached for a day, so this fetch is rare).
+            let jwks_deadline = pol.deadline.min(std::time::Instant::now() + Duration::from_secs(5));
             match crate::provider::jwks::check_refreshed(
                 http,
                 store,
                 uri,
                 secrecy::ExposeSecret::expose_secret(id),
-                pol.deadline,
+                jwks_deadline,
             ) {
                 Ok(()) => ts.id_token.clone(),
                 Err(why) => {

@@ -1996,4 +1996,14 @@ fn te_10_id_token_signatures_are_checked() {
     assert!(!r.ok().stderr.contains("discarded"), "{}", r.stderr);
     assert_ne!(home.run(&["token", "ok", "--id-token"]).ok().line(), id_before);
     assert_eq!(mock.count("/jwks"), fetches, "the cached JWK Set verified it");
+
+    // A key server that hangs delays the rotated grant by 5 s at most; the grant is kept.
+    mock.set_signing(Signing::Unpublished);
+    mock.set_default("/jwks", Reply::Hang);
+    let t = Instant::now();
+    let r = home.run(&["refresh", "ok"]);
+    assert!(r.ok().stderr.contains("was discarded: cannot fetch the issuer's signing keys"), "{}", r.stderr);
+    assert!(t.elapsed() < Duration::from_secs(15), "took {:?}", t.elapsed());
+    let at = home.run(&["token", "ok"]).ok().line();
+    assert_eq!(Some(at), mock.last_access_token(), "the rotated access token was stored");
 }
