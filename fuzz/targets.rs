@@ -166,3 +166,24 @@ pub fn sealed_blob(data: &[u8]) {
     let next = Place { generation: place.generation + 1, ..place };
     assert!(c.open(field, next, &blob, "p").is_err(), "a blob opened in another generation");
 }
+
+/// `provider::jwks::verify` (TE-10) on a JWK Set and a JWT, split at the first newline. It never
+/// panics, and it accepts only RS256 or ES256 with a key of the set: a token it accepts names one
+/// of those algorithms, and the set holds a key of the matching type.
+pub fn id_token_signature(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Some((jwks, jwt)) = text.split_once('\n') else { return };
+    let Ok(jwks) = serde_json::from_str::<serde_json::Value>(jwks) else { return };
+    if tokcli::provider::jwks::verify(jwt, &jwks).is_ok() {
+        use base64::Engine as _;
+        let header = jwt.split('.').next().unwrap();
+        let header: serde_json::Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+        let kty = match header["alg"].as_str() {
+            Some("RS256") => "RSA",
+            Some("ES256") => "EC",
+            other => panic!("accepted alg {other:?}"),
+        };
+        assert!(jwks["keys"].as_array().unwrap().iter().any(|k| k["kty"] == kty), "accepted without a {kty} key");
+    }
+}

@@ -1936,6 +1936,31 @@ fn fuzz_smoke_discovery_document() {
 }
 
 #[test]
+fn fuzz_smoke_id_token_signature() {
+    fuzz(
+        "id_token_signature",
+        fuzz_targets::id_token_signature,
+        &[
+            b"\"alg\"",
+            b"\"RS256\"",
+            b"\"ES256\"",
+            b"\"none\"",
+            b"\"HS256\"",
+            b"\"kid\"",
+            b"\"kty\"",
+            b"\"EC\"",
+            b"\"RSA\"",
+            b"\"P-256\"",
+            b".",
+            b"\n",
+            b"AQAB",
+            b"{",
+            b"}",
+        ],
+    );
+}
+
+#[test]
 fn fuzz_smoke_sealed_blob() {
     fuzz("sealed_blob", fuzz_targets::sealed_blob, &[&[1u8], &[0u8; 24], &[0xffu8; 16]]);
 }
