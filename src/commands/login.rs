@@ -295,6 +295,10 @@ pub fn run(ctx: &Ctx, a: &LoginArgs) -> anyhow::Result<()> {
         ))
     })?;
     let mut target = resolve_provider(ctx, &arg, &layers, &settings.values.params, false, deadline)?;
+    if target.cached_issuer.is_some() && check_issuer_unique(ctx, &name, &target.spec).is_err() {
+        // The clash may come from a stale cached metadata document: fetch it again first.
+        target = resolve_provider(ctx, &arg, &layers, &settings.values.params, true, deadline)?;
+    }
     check_issuer_unique(ctx, &name, &target.spec)?;
     let mut flow = match flag {
         Some(Flow::RefreshToken) => Flow::RefreshToken,
