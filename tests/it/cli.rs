@@ -1,6 +1,6 @@
 //! CLI contract tests that need no server: exit codes, help, bad input, hostile stores.
 
-use crate::support::Home;
+use crate::support::{Home, Run, bin};
 
 #[test]
 fn help_documents_exit_codes_and_has_no_secret_flags() {
@@ -113,22 +113,16 @@ curl -s -o /dev/null -w '%{{http_code}}' "$redirect?error=access_denied&state=$s
     )
     .unwrap();
     std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let r = home.run_with(&["login", "v6", "--client-id", "c", "--profile", "v6", "--timeout", "20s"], |c| {
-        let args: Vec<std::ffi::OsString> =
-            std::iter::once(c.get_program().to_owned()).chain(c.get_args().map(ToOwned::to_owned)).collect();
-        let mut wrapped = std::process::Command::new("unshare");
-        wrapped
-            .args(["-n", "sh", "-c", "ip link set lo up && ip addr del 127.0.0.1/8 dev lo && exec \"$@\"", "sh"])
-            .args(&args);
-        for (k, v) in c.get_envs() {
-            match v {
-                Some(v) => wrapped.env(k, v),
-                None => wrapped.env_remove(k),
-            };
-        }
-        wrapped.env("BROWSER", &browser);
-        *c = wrapped;
-    });
+    // tokcli runs inside `unshare -n`, with the home's usual environment.
+    let out_of = home
+        .cmd_for("unshare")
+        .args(["-n", "sh", "-c", "ip link set lo up && ip addr del 127.0.0.1/8 dev lo && exec \"$@\"", "sh"])
+        .arg(bin())
+        .args(["login", "v6", "--client-id", "c", "--profile", "v6", "--timeout", "20s"])
+        .env("BROWSER", &browser)
+        .output()
+        .expect("unshare (util-linux)");
+    let r = Run::of(&out_of);
     let url = std::fs::read_to_string(format!("{}.url", out.display()))
         .unwrap_or_else(|_| panic!("the browser never ran: {}", r.stderr));
     assert!(url.contains("redirect_uri=http%3A%2F%2F%5B%3A%3A1%5D%3A"), "redirect_uri is not [::1]: {url}");

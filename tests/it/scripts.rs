@@ -331,14 +331,8 @@ fn broken_pipe_exits_quietly() {
 fn closed_standard_descriptors_never_receive_a_token() {
     let (home, _mock) = setup("p");
     let before = access_token(&home, "p");
-    let mut bash = Command::new("bash");
-    for (k, v) in home.cmd().get_envs() {
-        match v {
-            Some(v) => bash.env(k, v),
-            None => bash.env_remove(k),
-        };
-    }
-    let out = bash
+    let out = home
+        .cmd_for("bash")
         .args(["-c", "\"$TOKCLI\" token p --force-refresh <&- >&- 2>&-; echo \"$?\""])
         .env("TOKCLI", bin())
         .output()

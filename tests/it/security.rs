@@ -33,15 +33,6 @@ fn canary() -> String {
     format!("CANARY{:016x}", rand::random::<u64>())
 }
 
-fn run_of(o: &Output) -> Run {
-    use std::os::unix::process::ExitStatusExt as _;
-    Run {
-        code: o.status.code().unwrap_or_else(|| 128 + o.status.signal().unwrap_or(0)),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
 /// tokcli built with `--features test-hooks` (see the module docs).
 fn hooks_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -75,24 +66,11 @@ fn hooks_bin() -> PathBuf {
     .clone()
 }
 
-/// `home.cmd()` for another tokcli binary.
-fn cmd_for(home: &Home, program: &Path) -> Command {
-    let mut c = Command::new(program);
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("TOKCLI_HOME", home.path())
-        .env("TOKCLI_KEY_SOURCE", "env")
-        .env("TOKCLI_STORE_KEY", &home.key)
-        .stdin(Stdio::null());
-    c
-}
-
 fn hooks_run(home: &Home, args: &[&str], f: impl FnOnce(&mut Command)) -> Run {
-    let mut c = cmd_for(home, &hooks_bin());
+    let mut c = home.cmd_for(hooks_bin());
     c.args(args);
     f(&mut c);
-    run_of(&c.output().expect("run tokcli (hooks)"))
+    Run::of(&c.output().expect("run tokcli (hooks)"))
 }
 
 fn private_dir() -> tempfile::TempDir {
@@ -206,7 +184,7 @@ impl Proc {
         let status = self.child.wait().unwrap();
         std::thread::sleep(Duration::from_millis(50));
         let stderr = self.err.lock().unwrap().clone();
-        run_of(&Output { status, stdout, stderr: stderr.into_bytes() })
+        Run::of(&Output { status, stdout, stderr: stderr.into_bytes() })
     }
 }
 
@@ -360,7 +338,7 @@ impl Sweep<'_> {
     /// files, resumes it and checks the outcome.
     fn paused(&self, args: &[&str], point: &str, stdin: Option<&str>) -> Run {
         let pause = self.dump.path().join(format!("resume-{}", point.replace(':', "-")));
-        let mut c = cmd_for(self.home, &hooks_bin());
+        let mut c = self.home.cmd_for(hooks_bin());
         c.arg("-vvv").args(args);
         self.loud(&mut c);
         c.env("TOKCLI_TEST_PAUSE_AT", point).env("TOKCLI_TEST_PAUSE_FILE", &pause);
@@ -387,7 +365,7 @@ impl Sweep<'_> {
         }
         assert_no_files_with(&[self.home.path(), self.tmp.path()], &self.needles(), &format!("paused at {point}"));
         std::fs::write(&pause, b"").unwrap();
-        let r = run_of(&child.wait_with_output().unwrap());
+        let r = Run::of(&child.wait_with_output().unwrap());
         // `token` prints its token: one line, the only place a needle may be.
         let printed = if args.first() == Some(&"token") { r.line() } else { String::new() };
         self.check(&format!("{} (paused at {point})", args.join(" ")), &r, &[printed.as_str()]);
@@ -486,7 +464,7 @@ fn ph_01_canary_sweep() {
     }
 
     // The other login flows: device code, client credentials, refresh-token import.
-    let mut dev = cmd_for(&home, &bin());
+    let mut dev = home.cmd();
     dev.args(["-vvv", "login", &issuer, "--client-id", CLIENT_ID, "--profile", "dev", "--device", "--timeout", "60s"]);
     sweep.loud(&mut dev);
     dev.env_remove("TOKCLI_CLIENT_SECRET");
@@ -500,13 +478,13 @@ fn ph_01_canary_sweep() {
     cc.push("--client-credentials".into());
     sweep.run(&strs(&cc), &[]).ok();
     let imported = mock.mint_refresh_token();
-    let mut imp = cmd_for(&home, &bin());
+    let mut imp = home.cmd();
     imp.args(["-vvv", "login", &issuer, "--client-id", CLIENT_ID, "--profile", "imp", "--refresh-token-stdin"]);
     sweep.loud(&mut imp);
     imp.env_remove("TOKCLI_CLIENT_SECRET").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = imp.spawn().unwrap();
     child.stdin.take().unwrap().write_all(format!("{imported}\n").as_bytes()).unwrap();
-    let r = run_of(&child.wait_with_output().unwrap());
+    let r = Run::of(&child.wait_with_output().unwrap());
     sweep.check("login --refresh-token-stdin", &r, &[]);
     r.ok();
 
@@ -1026,7 +1004,7 @@ fn sc_05_private_files_and_refusal() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    run_of(&login).ok();
+    Run::of(&login).ok();
     home.run(&["token", "work", "--force-refresh"]).ok();
     let db = home.db();
     let mut expect = vec![

@@ -24,7 +24,8 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(o: Output) -> Self {
+    /// The exit code (128 + signal when killed) and the output as text.
+    pub fn of(o: &Output) -> Self {
         use std::os::unix::process::ExitStatusExt;
         Self {
             code: o.status.code().unwrap_or_else(|| 128 + o.status.signal().unwrap_or(0)),
@@ -77,7 +78,12 @@ impl Home {
     }
     /// A command with a scrubbed environment: only PATH, HOME and tokcli's own variables.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(bin());
+        self.cmd_for(bin())
+    }
+    /// [`Home::cmd`] for another program (a test build of tokcli, or a shell or wrapper that
+    /// runs tokcli), with the same scrubbed environment.
+    pub fn cmd_for(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
         c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.path())
@@ -94,7 +100,7 @@ impl Home {
         let mut c = self.cmd();
         c.args(args);
         f(&mut c);
-        Run::from(c.output().expect("run tokcli"))
+        Run::of(&c.output().expect("run tokcli"))
     }
     pub fn run_stdin(&self, args: &[&str], input: &str, f: impl FnOnce(&mut Command)) -> Run {
         let mut c = self.cmd();
@@ -102,7 +108,7 @@ impl Home {
         f(&mut c);
         let mut child = c.spawn().expect("spawn tokcli");
         child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-        Run::from(child.wait_with_output().expect("wait"))
+        Run::of(&child.wait_with_output().expect("wait"))
     }
     /// Opens the store with rusqlite, as an outside party would (plaintext columns only).
     pub fn sql(&self) -> rusqlite::Connection {
