@@ -189,10 +189,7 @@ fn refresh_locked(
     };
     // TE-10: a new ID token must be signed by the issuer. One that is not is discarded with a
     // warning, but the rotated tokens are still stored: the refresh token is already spent.
-    let jwks_uri = serde_json::from_str::<serde_json::Value>(&p.config.extra)
-        .ok()
-        .and_then(|e| e["jwks_uri"].as_str().map(str::to_owned));
-    let new_id_token = match (&ts.id_token, &jwks_uri) {
+    let new_id_token = match (&ts.id_token, stored_jwks_uri(&p)) {
         (Some(id), Some(uri)) => {
             // The rotated grant waits for this, so a slow key server gets 5 seconds at most
             // (the key set is cached for a day, so this fetch is rare).
@@ -200,7 +197,7 @@ fn refresh_locked(
             match crate::provider::jwks::check_refreshed(
                 http,
                 store,
-                uri,
+                &uri,
                 secrecy::ExposeSecret::expose_secret(id),
                 jwks_deadline,
             ) {
@@ -308,6 +305,11 @@ fn stale_or(ctx: &Ctx, store: &dyn TokenStore, p: Profile, pol: &Policy, err: Er
         return cached(store, p);
     }
     Err(err)
+}
+
+/// The issuer's `jwks_uri` stored with the profile at login (`extra.jwks_uri`, TE-10).
+fn stored_jwks_uri(p: &Profile) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(&p.config.extra).ok()?.get("jwks_uri")?.as_str().map(str::to_owned)
 }
 
 /// Extra token-request parameters stored with the profile (`extra.token_params`).

@@ -63,9 +63,9 @@ impl Ctx {
     /// # Errors
     /// Exit 5 when the store is unreadable.
     pub fn store(&self) -> Result<Option<SqliteStore>, Error> {
-        let store = SqliteStore::open_existing(&self.settings.paths, &self.settings.open);
+        let store = SqliteStore::open_existing(&self.settings.paths, &self.settings.open)?;
         self.printer.debug(3, "store opened");
-        store
+        Ok(store)
     }
 
     /// Opens the store or creates it (only for commands that store a new grant).
