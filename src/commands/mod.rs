@@ -40,6 +40,13 @@ impl Ctx {
         Self { settings, printer, http: OnceLock::new() }
     }
 
+    /// A context for a worker thread: the same settings and printer, and an HTTP client of its
+    /// own, because an [`Http`] drives its requests on the thread that calls it.
+    #[must_use]
+    pub fn worker(&self) -> Self {
+        Self::new(self.settings.clone(), self.printer.clone())
+    }
+
     /// True once the HTTP client exists.
     #[must_use]
     pub fn http_built(&self) -> bool {

@@ -66,7 +66,7 @@ pub fn run(ctx: &Ctx, a: &RefreshArgs) -> anyhow::Result<()> {
     };
     let push = |o: Outcome| results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(o);
     // Each worker takes the next profile until none is left, through its own store handle.
-    let work = |store: &dyn TokenStore| {
+    let work = |ctx: &Ctx, store: &dyn TokenStore| {
         while let Some(name) = names.get(next.fetch_add(1, Ordering::Relaxed)) {
             let out = match get_fresh(ctx, store, name, &pol) {
                 Ok(f) => Outcome {
@@ -93,14 +93,14 @@ pub fn run(ctx: &Ctx, a: &RefreshArgs) -> anyhow::Result<()> {
     std::thread::scope(|scope| {
         for _ in 1..jobs {
             scope.spawn(|| match ctx.store() {
-                Ok(Some(s)) => work(&s),
+                Ok(Some(s)) => work(&ctx.worker(), &s),
                 Ok(None) => {}
                 Err(e) => push(fail(&e)),
             });
         }
         // The first worker is this thread, with the store already open.
         if let Some(s) = &store {
-            work(s);
+            work(ctx, s);
         }
     });
     if let Some(b) = bar {
