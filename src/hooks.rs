@@ -5,10 +5,12 @@
 //! - `TOKCLI_TEST_PANIC=<point>` panics there, so the canary sweep (PH-01) can check that a panic
 //!   report carries no secret even when secrets are in memory;
 //! - `TOKCLI_TEST_PAUSE_AT=<point>` blocks until the file named by `TOKCLI_TEST_PAUSE_FILE`
-//!   exists, after creating `<that file>.reached`.
+//!   exists, after creating `<that file>.reached`;
+//! - `TOKCLI_TEST_IO_ERROR=<point>` makes an [`io_point`] fail, as a failing fsync would.
 //!
 //! Points: `refresh:after_response`, `refresh:before_commit`, `refresh:after_commit`,
-//! `login:before_store`, `revoke:after_response`, `rekey:after_keyring_write`, `rekey:after_commit`.
+//! `login:before_store`, `revoke:after_response`, `rekey:after_keyring_write`, `rekey:after_commit`;
+//! I/O points: `store:flush`.
 
 /// Marks a named point on a critical path.
 #[cfg(feature = "test-hooks")]
@@ -33,3 +35,25 @@ pub fn point(name: &str) {
 #[cfg(not(feature = "test-hooks"))]
 #[inline(always)]
 pub fn point(_name: &str) {}
+
+/// Marks a named I/O step that a test can make fail.
+///
+/// # Errors
+/// The forced error, when `TOKCLI_TEST_IO_ERROR` names this point.
+#[cfg(feature = "test-hooks")]
+pub fn io_point(name: &str) -> std::io::Result<()> {
+    if std::env::var("TOKCLI_TEST_IO_ERROR").is_ok_and(|v| v == name) {
+        return Err(std::io::Error::other(format!("test-hooks: forced I/O error at {name}")));
+    }
+    Ok(())
+}
+
+/// Marks a named I/O step that a test can make fail (always succeeds without `test-hooks`).
+///
+/// # Errors
+/// Never.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn io_point(_name: &str) -> std::io::Result<()> {
+    Ok(())
+}

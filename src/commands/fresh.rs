@@ -123,8 +123,8 @@ fn refresh_locked(
     }
     let interrupted = p.refresh_started_at.map(|t| (t, p.refresh_owner.unwrap_or(0)));
     // CR-02: prove the store is writable before a refresh token is spent. The pre-flight mostly
-    // waits for fsync, so a first refresh builds the HTTP client (TLS configuration, runtime
-    // thread: about 0.35 ms) on another thread meanwhile.
+    // waits for fsync, so a first refresh builds the HTTP client (TLS configuration and its
+    // runtime) on another thread meanwhile.
     let preflight = if ctx.http_built() {
         store.begin_refresh(&p)
     } else {
@@ -273,6 +273,18 @@ fn refresh_locked(
         Ok(Cas::Lost) => ctx.printer.warn(&format!(
             "{name} was changed by another writer during the refresh; kept the newer stored grant (CC-03)"
         )),
+        Ok(Cas::Unsynced(why)) => {
+            // Saved and readable, but fsync failed: the disk may not hold it after a power cut.
+            let msg = format!("the rotated grant of {name} was saved, but the disk did not confirm the write ({why})");
+            let hint = format!(
+                "check the disk (`dmesg`); if the machine loses power before the data reaches it, run `tokcli login {} --profile {name}`",
+                login_target(&p)
+            );
+            if pol.strict {
+                return Err(Error::store(msg).hint(hint));
+            }
+            ctx.printer.warn(&format!("{msg}; {hint}"));
+        }
         Err(e) => {
             // CR-05: the provider already rotated; the new access token is valid.
             if pol.strict {

@@ -167,6 +167,24 @@ pub enum Cas {
     Written,
     /// Another writer changed the row first; nothing was overwritten (CC-03).
     Lost,
+    /// Written and visible to every reader, but the disk did not confirm it (the reason): a
+    /// power cut could still lose it.
+    Unsynced(String),
+}
+
+/// How [`SqliteStore::flush_committed`] put a commit on disk.
+#[derive(Debug, PartialEq, Eq)]
+enum Flushed {
+    Checkpointed,
+    WalSynced,
+    DatabaseSynced,
+}
+
+/// The WAL file of a database.
+fn wal_file(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 /// The storage contract. SQLite implements it today; a shared PostgreSQL backend is planned
@@ -632,6 +650,41 @@ impl SqliteStore {
     /// Writers in one process (the `refresh --jobs` threads) queue on a mutex first: SQLite's busy
     /// handler waits by sleeping 1, 2, 5, 10… ms, which wastes most of a batch's time when the
     /// contention is local. Other processes still meet the busy timeout as usual.
+    /// Runs `f` with `synchronous=NORMAL`: in WAL mode a commit then skips its fsync (a process
+    /// crash cannot lose it; a power cut can). The connection is back at FULL (CR-01) afterwards.
+    fn without_commit_fsync<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("PRAGMA synchronous=NORMAL").map_err(|e| sql_err(&e))?;
+        let out = f();
+        self.conn.execute_batch("PRAGMA synchronous=FULL").map_err(|e| sql_err(&e))?;
+        out
+    }
+
+    /// Puts every committed transaction on disk, after a commit made by
+    /// [`Self::without_commit_fsync`].
+    ///
+    /// A checkpoint normally does it: SQLite syncs the WAL before copying it into the database,
+    /// and the database after a checkpoint that completes ("the WAL file is synchronized before
+    /// each checkpoint and the database file is synchronized after each completed checkpoint",
+    /// SQLite pragma.html, synchronous). It also leaves the WAL empty, which closing the
+    /// connection would otherwise do, so the grant costs one fsync fewer than a FULL commit
+    /// followed by that checkpoint. When the checkpoint cannot complete (another connection
+    /// still reads an older snapshot, or is checkpointing itself), the WAL file is fsynced
+    /// directly, which is what a FULL commit does.
+    fn flush_committed(&self) -> std::io::Result<Flushed> {
+        crate::hooks::io_point("store:flush")?;
+        let ckpt = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+        let (file, how) = match ckpt {
+            Ok((0, log, done)) if log >= 0 && log == done => return Ok(Flushed::Checkpointed),
+            // Not in WAL mode: the commit went to the database file itself.
+            Ok((_, -1, _)) => (self.paths.db.clone(), Flushed::DatabaseSynced),
+            _ => (wal_file(&self.paths.db), Flushed::WalSynced),
+        };
+        std::fs::File::open(file)?.sync_all()?;
+        Ok(how)
+    }
+
     fn immediate<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
         static LOCAL_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _gate = LOCAL_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -737,15 +790,14 @@ impl TokenStore for SqliteStore {
     fn begin_refresh(&self, p: &Profile) -> Result<()> {
         // The pre-flight proves the store is writable; its marker is a diagnostic (CR-03), so it
         // is committed without the fsync that the rotated token's commit gets (CR-01).
-        self.conn.execute_batch("PRAGMA synchronous=NORMAL").map_err(|e| sql_err(&e))?;
-        let n = self.immediate(|tx| {
-            tx.execute(
-                "UPDATE profiles SET refresh_started_at = ?1, refresh_owner = ?2 WHERE id = ?3 AND generation = ?4",
-                params![now(), i64::from(std::process::id()), p.id, p.generation],
-            )
-        });
-        self.conn.execute_batch("PRAGMA synchronous=FULL").map_err(|e| sql_err(&e))?;
-        let n = n?;
+        let n = self.without_commit_fsync(|| {
+            self.immediate(|tx| {
+                tx.execute(
+                    "UPDATE profiles SET refresh_started_at = ?1, refresh_owner = ?2 WHERE id = ?3 AND generation = ?4",
+                    params![now(), i64::from(std::process::id()), p.id, p.generation],
+                )
+            })
+        })?;
         if n == 0 {
             return Err(Error::store(format!("profile {} changed while it was being refreshed", p.name)).hint("retry"));
         }
@@ -756,17 +808,29 @@ impl TokenStore for SqliteStore {
         let c = self.cipher()?;
         let next = Place { profile_id: p.id, generation: p.generation + 1 };
         let [at, rt, it, cs] = seal_all(c, next, &g.secrets);
-        let n = self.immediate(|tx| {
-            tx.execute(
-                "UPDATE profiles SET access_token_ct = ?1, refresh_token_ct = ?2, id_token_ct = ?3, client_secret_ct = ?4,
-                   account = COALESCE(?5, account), token_type = ?6, granted_scope = ?7, expires_at = ?8, obtained_at = ?9,
-                   last_refreshed_at = ?10, refresh_count = refresh_count + 1, status = 'active', last_error = NULL,
-                   refresh_started_at = NULL, refresh_owner = NULL, generation = generation + 1
-                 WHERE id = ?11 AND generation = ?12",
-                params![at, rt, it, cs, g.account, g.token_type, g.granted_scope, g.expires_at, g.obtained_at, now(), p.id, p.generation],
-            )
+        // CR-01: the rotated grant must be on disk before anything is printed. A FULL commit
+        // fsyncs the WAL, and the checkpoint that then empties the WAL for the next reader
+        // fsyncs the WAL and the database again. So the commit skips its own fsync, and
+        // `flush_committed` checkpoints at once, which confirms the grant reached the disk.
+        let n = self.without_commit_fsync(|| {
+            self.immediate(|tx| {
+                tx.execute(
+                    "UPDATE profiles SET access_token_ct = ?1, refresh_token_ct = ?2, id_token_ct = ?3, client_secret_ct = ?4,
+                       account = COALESCE(?5, account), token_type = ?6, granted_scope = ?7, expires_at = ?8, obtained_at = ?9,
+                       last_refreshed_at = ?10, refresh_count = refresh_count + 1, status = 'active', last_error = NULL,
+                       refresh_started_at = NULL, refresh_owner = NULL, generation = generation + 1
+                     WHERE id = ?11 AND generation = ?12",
+                    params![at, rt, it, cs, g.account, g.token_type, g.granted_scope, g.expires_at, g.obtained_at, now(), p.id, p.generation],
+                )
+            })
         })?;
-        Ok(if n == 1 { Cas::Written } else { Cas::Lost })
+        if n == 0 {
+            return Ok(Cas::Lost);
+        }
+        Ok(match self.flush_committed() {
+            Ok(_) => Cas::Written,
+            Err(e) => Cas::Unsynced(e.to_string()),
+        })
     }
 
     fn mark_needs_login(&self, p: &Profile, reason: &str) -> Result<()> {
@@ -894,6 +958,58 @@ mod tests {
             extra: "{}".into(),
             ..ProfileConfig::default()
         }
+    }
+
+    /// CR-01 with one fsync fewer: a commit without its own fsync is flushed by a completed
+    /// checkpoint (the grant is then in the database file itself), or, when a reader pins the
+    /// WAL, by fsyncing the WAL; the connection is back at synchronous=FULL either way.
+    #[test]
+    fn cr_01_a_rotated_grant_is_flushed_by_a_checkpoint_or_a_wal_fsync() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _) = new_store(dir.path());
+        let name = ProfileName::parse("work").unwrap();
+        let p = s.save_login(&name, &cfg(), &grant("at1", Some("rt1"))).unwrap();
+        // What the database file alone holds, without the WAL.
+        let in_db_file = || {
+            let mut uri = url::Url::from_file_path(&s.paths().db).unwrap();
+            uri.set_query(Some("immutable=1"));
+            let c = Connection::open_with_flags(
+                uri.as_str(),
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .unwrap();
+            c.query_row("SELECT refresh_count FROM profiles WHERE name = 'work'", [], |r| r.get::<_, i64>(0)).unwrap()
+        };
+        let sync = |s: &SqliteStore| s.conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)).unwrap();
+        // The login itself is still in the WAL; start from a checkpointed store.
+        s.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+
+        s.begin_refresh(&p).unwrap();
+        let update = |s: &SqliteStore| {
+            s.without_commit_fsync(|| {
+                s.immediate(|tx| tx.execute("UPDATE profiles SET refresh_count = refresh_count + 1", []))
+            })
+            .unwrap()
+        };
+        update(&s);
+        assert_eq!(sync(&s), 2, "back at synchronous=FULL");
+        assert_eq!(in_db_file(), 0, "a commit alone stays in the WAL");
+        assert_eq!(s.flush_committed().unwrap(), Flushed::Checkpointed);
+        assert_eq!(in_db_file(), 1, "the checkpoint copied the commit into the database file");
+
+        // Another connection in a read transaction keeps the checkpoint from completing.
+        let reader = Connection::open(&s.paths().db).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader.query_row("SELECT count(*) FROM profiles", [], |r| r.get(0)).unwrap();
+        update(&s);
+        assert_eq!(s.flush_committed().unwrap(), Flushed::WalSynced);
+        assert_eq!(in_db_file(), 1, "still only in the WAL, which was fsynced");
+        reader.execute_batch("COMMIT").unwrap();
+
+        let p = s.get(&name).unwrap().unwrap();
+        assert_eq!(s.commit_refresh(&p, &grant("at2", Some("rt2"))).unwrap(), Cas::Written);
+        assert_eq!(sync(&s), 2);
+        assert_eq!(in_db_file(), 3, "the rotated grant reached the database file");
     }
 
     #[test]

@@ -1697,6 +1697,45 @@ fn sc_04_rekey_keyring_crash_at_every_step() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// CR-01: a rotated grant whose flush to disk is not confirmed
+
+/// The rotated grant is committed without its own fsync and then flushed by a checkpoint (see
+/// `SqliteStore::flush_committed`). When that flush fails (a failing fsync, forced here), the
+/// grant is saved and readable, so the token is printed with a warning that says so and what to
+/// do; `--strict` makes it exit 5 with empty stdout. Either way the next call needs no refresh.
+#[test]
+fn cr_01_an_unconfirmed_flush_is_reported_and_the_grant_kept() {
+    let mock = MockAs::start();
+    let c = canary();
+    mock.set_canary(&c);
+    let home = Home::new();
+    mockas::login(&home, &mock, "a");
+    for strict in [false, true] {
+        home.expire("a");
+        let refreshes = mock.count_grant("refresh_token");
+        let args: &[&str] = if strict { &["token", "a", "--strict"] } else { &["token", "a"] };
+        let r = hooks_run(&home, args, |cmd| {
+            cmd.env("TOKCLI_TEST_IO_ERROR", "store:flush");
+        });
+        assert_eq!(mock.count_grant("refresh_token"), refreshes + 1);
+        let new_at = mock.last_access_token().unwrap();
+        assert!(r.stderr.contains("did not confirm the write"), "{}", r.stderr);
+        assert!(r.stderr.contains("forced I/O error") && r.stderr.contains("tokcli login"), "{}", r.stderr);
+        assert!(!r.stderr.contains(&c), "a token leaked to stderr: {}", r.stderr);
+        if strict {
+            r.code(5);
+            assert!(r.stdout.is_empty(), "--strict prints nothing: {}", r.stdout);
+        } else {
+            r.ok();
+            assert_eq!(r.stdout, format!("{new_at}\n"));
+        }
+        let next = home.run(&["token", "a"]);
+        assert_eq!(next.ok().line(), new_at, "the rotated grant was kept");
+        assert_eq!(mock.count_grant("refresh_token"), refreshes + 1, "no second refresh");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Fuzzing: the bounded stable run of the cargo-fuzz targets
 
 #[path = "../../fuzz/targets.rs"]
