@@ -122,20 +122,8 @@ fn refresh_locked(
             .hint(format!("run `tokcli login {} --profile {name}`", login_target(&p))));
     }
     let interrupted = p.refresh_started_at.map(|t| (t, p.refresh_owner.unwrap_or(0)));
-    // CR-02: prove the store is writable before a refresh token is spent. The pre-flight mostly
-    // waits for fsync, so a first refresh builds the HTTP client (TLS configuration and its
-    // runtime) on another thread meanwhile.
-    let preflight = if ctx.http_built() {
-        store.begin_refresh(&p)
-    } else {
-        std::thread::scope(|s| {
-            let builder = s.spawn(|| ctx.http().map(|_| ()));
-            let preflight = store.begin_refresh(&p);
-            // A failed build is reported by `ctx.http()` below, once the pre-flight has passed.
-            let _ = builder.join();
-            preflight
-        })
-    };
+    // CR-02: prove the store is writable before a refresh token is spent.
+    let preflight = store.begin_refresh(&p);
     if let Err(e) = preflight {
         return stale_or(ctx, store, p, pol, e);
     }

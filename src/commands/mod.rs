@@ -47,12 +47,6 @@ impl Ctx {
         Self::new(self.settings.clone(), self.printer.clone())
     }
 
-    /// True once the HTTP client exists.
-    #[must_use]
-    pub fn http_built(&self) -> bool {
-        self.http.get().is_some()
-    }
-
     /// The HTTP client, built on first use so the cached-token path never pays for TLS set-up.
     ///
     /// # Errors
@@ -117,7 +111,7 @@ pub fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
         return generate::run(&printer, a);
     }
     let settings = Settings::resolve(cli.home.clone(), cli.fix_permissions)?;
-    let mut ctx = Ctx::new(settings, printer);
+    let ctx = Ctx::new(settings, printer);
     let result = match cli.command {
         Command::Login(a) => login::run(&ctx, &a),
         Command::Token(a) => token::run(&ctx, &a),
@@ -130,11 +124,6 @@ pub fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
         Command::Exec(a) => exec::run(&ctx, &a),
         Command::Generate(a) => generate::run(&ctx.printer, &a),
     };
-    // Dropping the HTTP client joins its runtime thread, about 0.3 ms; the process exits right
-    // after this, which ends the thread and closes its idle connections anyway.
-    if let Some(http) = ctx.http.take() {
-        std::mem::forget(http);
-    }
     ctx.printer.debug(3, "command finished");
     result
 }
