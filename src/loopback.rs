@@ -1,5 +1,5 @@
-//! The RFC 8252 loopback redirect: a tiny_http listener on 127.0.0.1, the browser launcher, and
-//! callback validation (LB-02, LB-05..LB-12, CB-01..CB-07).
+//! The RFC 8252 loopback redirect: a tiny_http listener on 127.0.0.1 (and [::1] for `localhost`
+//! redirects), the browser launcher, and callback validation (LB-02, LB-05..LB-12, CB-01..CB-07).
 //!
 //! The listener is opened just before the browser starts and closed (dropped) before the code is
 //! exchanged. Stray or hostile requests get a 4xx and the listener keeps waiting; only a request
@@ -8,6 +8,9 @@
 use std::collections::HashMap;
 use std::io::IsTerminal as _;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -22,7 +25,7 @@ const DONE_GRACE: Duration = Duration::from_secs(2);
 
 /// A bound loopback listener.
 pub struct Listener {
-    server: Server,
+    incoming: Incoming,
     /// The Host header the browser must send: `127.0.0.1:PORT` (or `localhost:PORT`).
     host: String,
     /// The callback path registered with the provider.
@@ -33,6 +36,67 @@ pub struct Listener {
 impl std::fmt::Debug for Listener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Listener").field("redirect_uri", &self.redirect_uri).finish_non_exhaustive()
+    }
+}
+
+/// Where the callback can arrive: one socket, or for a `localhost` redirect a socket on 127.0.0.1
+/// and one on [::1] with the same port, since a browser may resolve `localhost` to either (LB-06).
+enum Incoming {
+    One(Server),
+    /// A thread per socket hands its requests to `rx`; dropping this stops and joins them, so
+    /// both ports are closed when the listener is gone (LB-08).
+    Both {
+        servers: [Arc<Server>; 2],
+        rx: Receiver<std::io::Result<tiny_http::Request>>,
+        relays: Vec<JoinHandle<()>>,
+    },
+}
+
+impl Incoming {
+    fn both(v4: Server, v6: Server) -> Self {
+        let (tx, rx) = channel();
+        let servers = [Arc::new(v4), Arc::new(v6)];
+        let relays = servers
+            .iter()
+            .map(|server| {
+                let (server, tx) = (Arc::clone(server), tx.clone());
+                std::thread::spawn(move || {
+                    loop {
+                        // An error (or `unblock` at drop) ends the relay.
+                        let next = server.recv();
+                        let stop = next.is_err();
+                        if tx.send(next).is_err() || stop {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self::Both { servers, rx, relays }
+    }
+
+    fn recv_timeout(&self, timeout: Duration) -> std::io::Result<Option<tiny_http::Request>> {
+        match self {
+            Self::One(server) => server.recv_timeout(timeout),
+            Self::Both { rx, .. } => match rx.recv_timeout(timeout) {
+                Ok(next) => next.map(Some),
+                Err(RecvTimeoutError::Timeout) => Ok(None),
+                Err(RecvTimeoutError::Disconnected) => Err(std::io::Error::other("the listeners stopped")),
+            },
+        }
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if let Self::Both { servers, relays, .. } = self {
+            for server in servers.iter() {
+                server.unblock();
+            }
+            for relay in relays.drain(..) {
+                let _ = relay.join();
+            }
+        }
     }
 }
 
@@ -56,8 +120,10 @@ pub fn bind(ports: &[u16]) -> Result<Listener, Error> {
 }
 
 /// Like [`bind`], for a provider that requires another redirect host or path. `host` may be
-/// `127.0.0.1`, `[::1]` or `localhost` (Microsoft's documented host); the socket always binds the
-/// loopback interface only, never a wildcard address (LB-05, LB-06).
+/// `127.0.0.1`, `[::1]` or `localhost` (Microsoft's and Slack's documented host); the socket
+/// always binds the loopback interface only, never a wildcard address (LB-05, LB-06). For
+/// `localhost` both 127.0.0.1 and [::1] are bound on the same port, because the browser may
+/// resolve the name to either; a host that lacks one of them gets the other alone.
 ///
 /// # Errors
 /// Exit 2 for a non-loopback host, exit 7 naming the ports when none can be bound.
@@ -77,16 +143,15 @@ pub fn bind_at(ports: &[u16], host: &str, path: &str) -> Result<Listener, Error>
     let mut failures = Vec::new();
     let mut no_such_address = true;
     for port in &candidates {
-        match Server::http((ip, *port)) {
-            Ok(server) => {
-                let actual = server.server_addr().to_ip().map_or(*port, |a| a.port());
+        let bound = if host == "localhost" { bind_both(*port) } else { bind_one(ip, *port) };
+        match bound {
+            Ok((incoming, actual)) => {
                 let host = format!("{}:{actual}", if host == "::1" { "[::1]" } else { host });
                 let redirect_uri = format!("http://{host}{path}");
-                return Ok(Listener { server, host, path: path.to_owned(), redirect_uri });
+                return Ok(Listener { incoming, host, path: path.to_owned(), redirect_uri });
             }
             Err(e) => {
-                let kind = e.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
-                no_such_address &= kind == Some(std::io::ErrorKind::AddrNotAvailable);
+                no_such_address &= e.kind() == std::io::ErrorKind::AddrNotAvailable;
                 failures.push(format!("{port} ({e})"));
             }
         }
@@ -95,8 +160,48 @@ pub fn bind_at(ports: &[u16], host: &str, path: &str) -> Result<Listener, Error>
     if host == "127.0.0.1" && no_such_address {
         return bind_at(ports, "[::1]", path);
     }
-    Err(Error::login(format!("cannot listen on {ip} port {}", failures.join(", ")))
+    let on = if host == "localhost" { "127.0.0.1 and ::1" } else { ip };
+    Err(Error::login(format!("cannot listen on {on} port {}", failures.join(", ")))
         .hint("free one of those ports, or pass other ones with --port"))
+}
+
+fn listen(ip: &str, port: u16) -> std::io::Result<Server> {
+    Server::http((ip, port)).map_err(|e| match e.downcast::<std::io::Error>() {
+        Ok(io) => *io,
+        Err(other) => std::io::Error::other(other.to_string()),
+    })
+}
+
+fn port_of(server: &Server, asked: u16) -> u16 {
+    server.server_addr().to_ip().map_or(asked, |a| a.port())
+}
+
+fn bind_one(ip: &str, port: u16) -> std::io::Result<(Incoming, u16)> {
+    let server = listen(ip, port)?;
+    let actual = port_of(&server, port);
+    Ok((Incoming::One(server), actual))
+}
+
+/// 127.0.0.1 and [::1] on one port (LB-06). An ephemeral port free on 127.0.0.1 can be taken on
+/// [::1], so that case tries a few ports. A missing address family is skipped.
+fn bind_both(port: u16) -> std::io::Result<(Incoming, u16)> {
+    use std::io::ErrorKind::{AddrInUse, AddrNotAvailable};
+    let mut last = None;
+    for _ in 0..if port == 0 { 8 } else { 1 } {
+        let v4 = match listen("127.0.0.1", port) {
+            Ok(s) => s,
+            Err(e) if e.kind() == AddrNotAvailable => return bind_one("::1", port),
+            Err(e) => return Err(e),
+        };
+        let actual = port_of(&v4, port);
+        match listen("::1", actual) {
+            Ok(v6) => return Ok((Incoming::both(v4, v6), actual)),
+            Err(e) if e.kind() == AddrNotAvailable => return Ok((Incoming::One(v4), actual)),
+            Err(e) if e.kind() == AddrInUse => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::from(AddrInUse)))
 }
 
 /// Parses a query string; `None` when a parameter repeats (CB-07, RFC 6749 §3.1).
@@ -212,7 +317,7 @@ impl Listener {
     ) -> Result<SecretString, Error> {
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let req = match self.server.recv_timeout(remaining) {
+            let req = match self.incoming.recv_timeout(remaining) {
                 Ok(Some(r)) => r,
                 Ok(None) => {
                     return Err(Error::login("timed out waiting for the browser to come back")
@@ -275,7 +380,7 @@ impl Listener {
     /// Serves the success page to the redirected browser, briefly, then returns (LB-11).
     fn serve_done(&self) {
         let until = Instant::now() + DONE_GRACE;
-        while let Ok(Some(req)) = self.server.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        while let Ok(Some(req)) = self.incoming.recv_timeout(until.saturating_duration_since(Instant::now())) {
             let is_done = req.url() == "/done" && *req.method() == tiny_http::Method::Get;
             if is_done {
                 let _ = req.respond(page(
@@ -409,8 +514,12 @@ mod tests {
     }
 
     fn raw_get(port: u16, host: &str, target: &str) -> String {
+        raw_get_at("127.0.0.1", port, host, target)
+    }
+
+    fn raw_get_at(ip: &str, port: u16, host: &str, target: &str) -> String {
         use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut s = std::net::TcpStream::connect((ip, port)).unwrap();
         write!(s, "GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
         let mut out = String::new();
         let _ = s.read_to_string(&mut out);
@@ -434,6 +543,46 @@ mod tests {
         assert!(raw_get(port, &host, "/auth/cb?code=good&state=S").starts_with("HTTP/1.1 303"));
         assert_eq!(h.join().unwrap().unwrap(), "good");
         assert!(bind_at(&[], "0.0.0.0", "/cb").is_err(), "never a wildcard address");
+    }
+
+    /// LB-06: a `localhost` redirect is served on 127.0.0.1 and on [::1], on the same port, and
+    /// both are closed once the callback came (LB-08).
+    #[test]
+    fn lb_06_localhost_is_served_on_both_loopback_addresses() {
+        let l = bind_at(&[], "localhost", "/callback").unwrap();
+        let port: u16 = l.host.rsplit(':').next().unwrap().parse().unwrap();
+        let st = secret("S");
+        let h = std::thread::spawn(move || {
+            let st = st;
+            let e = Expect { state: &st, issuer: None, iss_required: false };
+            l.wait(&e, Instant::now() + Duration::from_secs(10), |_| {}).map(|c| c.expose_secret().to_owned())
+        });
+        let host = format!("localhost:{port}");
+        for ip in ["127.0.0.1", "::1"] {
+            assert!(raw_get_at(ip, port, &host, "/callback?code=c&state=wrong").starts_with("HTTP/1.1 400"), "{ip}");
+        }
+        assert!(raw_get_at("::1", port, &host, "/callback?code=v6&state=S").starts_with("HTTP/1.1 303"));
+        assert_eq!(h.join().unwrap().unwrap(), "v6");
+        // tiny_http's accept thread lets go of a dropped socket within moments.
+        let closes = |ip: &str, port: u16| {
+            let until = Instant::now() + Duration::from_secs(3);
+            while std::net::TcpStream::connect((ip, port)).is_ok() {
+                if Instant::now() > until {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            true
+        };
+        for ip in ["127.0.0.1", "::1"] {
+            assert!(closes(ip, port), "{ip} port {port} still open");
+        }
+        // A fixed port is bound on both addresses, or not at all.
+        let taken = std::net::TcpListener::bind(("::1", 0)).unwrap();
+        let busy = taken.local_addr().unwrap().port();
+        let e = bind_at(&[busy], "localhost", "/callback").unwrap_err();
+        assert!(e.message.contains("127.0.0.1 and ::1") && e.message.contains(&busy.to_string()), "{}", e.message);
+        assert!(closes("127.0.0.1", busy), "127.0.0.1 left bound");
     }
 
     #[test]

@@ -645,3 +645,46 @@ fn md_05_two_providers_cannot_share_an_issuer() {
     // The same issuer with the same endpoints is another account at the same provider: allowed.
     login("same", "c").ok();
 }
+
+/// LB-06: a provider that requires `localhost` in the redirect URI gets a listener on 127.0.0.1
+/// and on [::1] with the same port, so the login succeeds whichever address the browser resolves
+/// `localhost` to. The browser here follows the authorization redirect with `curl -4` or `curl -6`.
+#[test]
+fn lb_06_localhost_redirect_works_over_ipv4_and_ipv6() {
+    let m = MockAs::start();
+    let home = Home::new();
+    write_config(
+        &home,
+        &format!(
+            "[providers.lh]\nissuer = \"{}\"\nredirect_host = \"localhost\"\nclient_id = \"{CLIENT_ID}\"\n",
+            m.issuer()
+        ),
+    );
+    for family in ["-6", "-4"] {
+        let dir = tempfile::tempdir().unwrap();
+        let browser = dir.path().join("browser");
+        let log = dir.path().join("callback");
+        // The authorization endpoint redirects to the callback; that request goes to the one
+        // address family only, and curl records the address it reached.
+        std::fs::write(
+            &browser,
+            format!(
+                "#!/bin/sh\nloc=$(curl -s -o /dev/null -w '%{{redirect_url}}' \"$1\")\nprintf %s \"$loc\" > '{log}.url'\n\
+                 exec curl -s {family} -L --max-time 30 -o /dev/null -w '%{{remote_ip}}' \"$loc\" > '{log}'\n",
+                log = log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let profile = format!("lh{}", &family[1..]);
+        let r = home.run_with(&["login", "lh", "--profile", &profile, "--timeout", "30s"], |c| {
+            c.env("BROWSER", &browser);
+        });
+        r.ok();
+        let reached = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(reached, if family == "-6" { "::1" } else { "127.0.0.1" }, "curl {family} reached {reached}");
+        let callback = std::fs::read_to_string(format!("{}.url", log.display())).unwrap();
+        assert!(callback.starts_with("http://localhost:") && callback.contains("/callback?"), "{callback}");
+        home.run(&["token", &profile]).ok();
+    }
+}
