@@ -53,7 +53,7 @@ _tokcli() {
 
     case "${cmd}" in
         tokcli)
-            opts="-q -v -h -V --home --quiet --verbose --color --fix-permissions --help --version login token refresh list revoke providers doctor rekey exec generate"
+            opts="-q -v -h -V --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version login token refresh list revoke providers doctor rekey exec generate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -75,7 +75,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__doctor)
-            opts="-q -v -h -V --json --reset --home --quiet --verbose --color --fix-permissions --help --version"
+            opts="-q -v -h -V --json --reset --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -97,7 +97,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__exec)
-            opts="-q -v -h -V --env-name --min-valid --allow-nested --timeout --home --quiet --verbose --color --fix-permissions --help --version"
+            opts="-q -v -h -V --env-name --min-valid --allow-nested --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -131,7 +131,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__generate)
-            opts="-q -v -h -V --out --home --quiet --verbose --color --fix-permissions --help --version"
+            opts="-q -v -h -V --out --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -157,7 +157,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__list)
-            opts="-q -v -h -V --json --home --quiet --verbose --color --fix-permissions --help --version"
+            opts="-q -v -h -V --json --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -179,7 +179,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__login)
-            opts="-q -v -h -V --profile --client-id --client-secret-stdin --scope --device --manual --client-credentials --refresh-token-stdin --no-browser --port --param --timeout --json --home --quiet --verbose --color --fix-permissions --help --version"
+            opts="-q -v -h -V --profile --client-id --client-secret-stdin --scope --device --manual --client-credentials --refresh-token-stdin --no-browser --port --param --timeout --json --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -225,7 +225,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__providers)
-            opts="-q -v -h -V --json --home --quiet --verbose --color --fix-permissions --help --version"
+            opts="-q -v -h -V --json --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -247,7 +247,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__refresh)
-            opts="-q -v -h -V --all --expiring-within --jobs --json --timeout --home --quiet --verbose --color --fix-permissions --help --version"
+            opts="-q -v -h -V --all --expiring-within --jobs --json --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -281,7 +281,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__rekey)
-            opts="-q -v -h -V --timeout --home --quiet --verbose --color --fix-permissions --help --version"
+            opts="-q -v -h -V --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -307,7 +307,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__revoke)
-            opts="-q -v -h -V --local-only --timeout --home --quiet --verbose --color --fix-permissions --help --version"
+            opts="-q -v -h -V --local-only --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -333,7 +333,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__token)
-            opts="-q -v -h -V --min-valid --force-refresh --no-refresh --strict --format --env-name --id-token --timeout --home --quiet --verbose --color --fix-permissions --help --version"
+            opts="-q -v -h -V --min-valid --force-refresh --no-refresh --strict --format --env-name --id-token --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_tokcli_global_optspecs
-    string join \n home= q/quiet v/verbose color= fix-permissions h/help V/version
+    string join \n home= q/quiet v/verbose color= fix-permissions insecure-plaintext-key h/help V/version
 end
 
 function __fish_tokcli_needs_command
@@ -31,6 +31,7 @@ never\t''"
 complete -c tokcli -n "__fish_tokcli_needs_command" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_needs_command" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
 complete -c tokcli -n "__fish_tokcli_needs_command" -l fix-permissions -d 'Repair group/world-accessible store files instead of refusing to run'
+complete -c tokcli -n "__fish_tokcli_needs_command" -l insecure-plaintext-key -d 'Keep a new store\'s key in a plain 0600 file next to the database (no keyring). INSECURE: anyone who can read the file can decrypt every token; every use warns'
 complete -c tokcli -n "__fish_tokcli_needs_command" -s h -l help -d 'Print help'
 complete -c tokcli -n "__fish_tokcli_needs_command" -s V -l version -d 'Print version'
 complete -c tokcli -n "__fish_tokcli_needs_command" -f -a "login" -d 'Log in to a provider and store the grant'
@@ -63,6 +64,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand login" -l json -d 'Print a
 complete -c tokcli -n "__fish_tokcli_using_subcommand login" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand login" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
 complete -c tokcli -n "__fish_tokcli_using_subcommand login" -l fix-permissions -d 'Repair group/world-accessible store files instead of refusing to run'
+complete -c tokcli -n "__fish_tokcli_using_subcommand login" -l insecure-plaintext-key -d 'Keep a new store\'s key in a plain 0600 file next to the database (no keyring). INSECURE: anyone who can read the file can decrypt every token; every use warns'
 complete -c tokcli -n "__fish_tokcli_using_subcommand login" -s h -l help -d 'Print help'
 complete -c tokcli -n "__fish_tokcli_using_subcommand login" -s V -l version -d 'Print version'
 complete -c tokcli -n "__fish_tokcli_using_subcommand token" -l min-valid -d 'Refresh when the token is valid for less than this (default: 5m, or half its lifetime)' -r
@@ -84,6 +86,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand token" -l id-token -d 'Pri
 complete -c tokcli -n "__fish_tokcli_using_subcommand token" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand token" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
 complete -c tokcli -n "__fish_tokcli_using_subcommand token" -l fix-permissions -d 'Repair group/world-accessible store files instead of refusing to run'
+complete -c tokcli -n "__fish_tokcli_using_subcommand token" -l insecure-plaintext-key -d 'Keep a new store\'s key in a plain 0600 file next to the database (no keyring). INSECURE: anyone who can read the file can decrypt every token; every use warns'
 complete -c tokcli -n "__fish_tokcli_using_subcommand token" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tokcli -n "__fish_tokcli_using_subcommand token" -s V -l version -d 'Print version'
 complete -c tokcli -n "__fish_tokcli_using_subcommand refresh" -l expiring-within -d 'Only refresh profiles expiring within this window (e.g. 1h)' -r
@@ -98,6 +101,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand refresh" -l json -d 'A JSO
 complete -c tokcli -n "__fish_tokcli_using_subcommand refresh" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand refresh" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
 complete -c tokcli -n "__fish_tokcli_using_subcommand refresh" -l fix-permissions -d 'Repair group/world-accessible store files instead of refusing to run'
+complete -c tokcli -n "__fish_tokcli_using_subcommand refresh" -l insecure-plaintext-key -d 'Keep a new store\'s key in a plain 0600 file next to the database (no keyring). INSECURE: anyone who can read the file can decrypt every token; every use warns'
 complete -c tokcli -n "__fish_tokcli_using_subcommand refresh" -s h -l help -d 'Print help'
 complete -c tokcli -n "__fish_tokcli_using_subcommand refresh" -s V -l version -d 'Print version'
 complete -c tokcli -n "__fish_tokcli_using_subcommand list" -l home -d 'Data and config directory (default: $XDG_DATA_HOME/tokcli and $XDG_CONFIG_HOME/tokcli)' -r -F
@@ -108,6 +112,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand list" -l json -d 'JSON on 
 complete -c tokcli -n "__fish_tokcli_using_subcommand list" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand list" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
 complete -c tokcli -n "__fish_tokcli_using_subcommand list" -l fix-permissions -d 'Repair group/world-accessible store files instead of refusing to run'
+complete -c tokcli -n "__fish_tokcli_using_subcommand list" -l insecure-plaintext-key -d 'Keep a new store\'s key in a plain 0600 file next to the database (no keyring). INSECURE: anyone who can read the file can decrypt every token; every use warns'
 complete -c tokcli -n "__fish_tokcli_using_subcommand list" -s h -l help -d 'Print help'
 complete -c tokcli -n "__fish_tokcli_using_subcommand list" -s V -l version -d 'Print version'
 complete -c tokcli -n "__fish_tokcli_using_subcommand revoke" -l timeout -d 'Whole-command deadline' -r
@@ -119,6 +124,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand revoke" -l local-only -d '
 complete -c tokcli -n "__fish_tokcli_using_subcommand revoke" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand revoke" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
 complete -c tokcli -n "__fish_tokcli_using_subcommand revoke" -l fix-permissions -d 'Repair group/world-accessible store files instead of refusing to run'
+complete -c tokcli -n "__fish_tokcli_using_subcommand revoke" -l insecure-plaintext-key -d 'Keep a new store\'s key in a plain 0600 file next to the database (no keyring). INSECURE: anyone who can read the file can decrypt every token; every use warns'
 complete -c tokcli -n "__fish_tokcli_using_subcommand revoke" -s h -l help -d 'Print help'
 complete -c tokcli -n "__fish_tokcli_using_subcommand revoke" -s V -l version -d 'Print version'
 complete -c tokcli -n "__fish_tokcli_using_subcommand providers" -l home -d 'Data and config directory (default: $XDG_DATA_HOME/tokcli and $XDG_CONFIG_HOME/tokcli)' -r -F
@@ -129,6 +135,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand providers" -l json -d 'JSO
 complete -c tokcli -n "__fish_tokcli_using_subcommand providers" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand providers" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
 complete -c tokcli -n "__fish_tokcli_using_subcommand providers" -l fix-permissions -d 'Repair group/world-accessible store files instead of refusing to run'
+complete -c tokcli -n "__fish_tokcli_using_subcommand providers" -l insecure-plaintext-key -d 'Keep a new store\'s key in a plain 0600 file next to the database (no keyring). INSECURE: anyone who can read the file can decrypt every token; every use warns'
 complete -c tokcli -n "__fish_tokcli_using_subcommand providers" -s h -l help -d 'Print help'
 complete -c tokcli -n "__fish_tokcli_using_subcommand providers" -s V -l version -d 'Print version'
 complete -c tokcli -n "__fish_tokcli_using_subcommand doctor" -l home -d 'Data and config directory (default: $XDG_DATA_HOME/tokcli and $XDG_CONFIG_HOME/tokcli)' -r -F
@@ -140,6 +147,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand doctor" -l reset -d 'Move 
 complete -c tokcli -n "__fish_tokcli_using_subcommand doctor" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand doctor" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
 complete -c tokcli -n "__fish_tokcli_using_subcommand doctor" -l fix-permissions -d 'Repair group/world-accessible store files instead of refusing to run'
+complete -c tokcli -n "__fish_tokcli_using_subcommand doctor" -l insecure-plaintext-key -d 'Keep a new store\'s key in a plain 0600 file next to the database (no keyring). INSECURE: anyone who can read the file can decrypt every token; every use warns'
 complete -c tokcli -n "__fish_tokcli_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c tokcli -n "__fish_tokcli_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c tokcli -n "__fish_tokcli_using_subcommand rekey" -l timeout -d 'Whole-command deadline (waiting for every profile\'s lock)' -r
@@ -150,6 +158,7 @@ never\t''"
 complete -c tokcli -n "__fish_tokcli_using_subcommand rekey" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand rekey" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
 complete -c tokcli -n "__fish_tokcli_using_subcommand rekey" -l fix-permissions -d 'Repair group/world-accessible store files instead of refusing to run'
+complete -c tokcli -n "__fish_tokcli_using_subcommand rekey" -l insecure-plaintext-key -d 'Keep a new store\'s key in a plain 0600 file next to the database (no keyring). INSECURE: anyone who can read the file can decrypt every token; every use warns'
 complete -c tokcli -n "__fish_tokcli_using_subcommand rekey" -s h -l help -d 'Print help'
 complete -c tokcli -n "__fish_tokcli_using_subcommand rekey" -s V -l version -d 'Print version'
 complete -c tokcli -n "__fish_tokcli_using_subcommand exec" -l env-name -d 'Variable for a PROFILE given without =NAME' -r
@@ -163,6 +172,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand exec" -l allow-nested -d '
 complete -c tokcli -n "__fish_tokcli_using_subcommand exec" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand exec" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
 complete -c tokcli -n "__fish_tokcli_using_subcommand exec" -l fix-permissions -d 'Repair group/world-accessible store files instead of refusing to run'
+complete -c tokcli -n "__fish_tokcli_using_subcommand exec" -l insecure-plaintext-key -d 'Keep a new store\'s key in a plain 0600 file next to the database (no keyring). INSECURE: anyone who can read the file can decrypt every token; every use warns'
 complete -c tokcli -n "__fish_tokcli_using_subcommand exec" -s h -l help -d 'Print help'
 complete -c tokcli -n "__fish_tokcli_using_subcommand exec" -s V -l version -d 'Print version'
 complete -c tokcli -n "__fish_tokcli_using_subcommand generate" -l out -d 'Directory to write completions/ and man/ into' -r -F
@@ -173,5 +183,6 @@ never\t''"
 complete -c tokcli -n "__fish_tokcli_using_subcommand generate" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand generate" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
 complete -c tokcli -n "__fish_tokcli_using_subcommand generate" -l fix-permissions -d 'Repair group/world-accessible store files instead of refusing to run'
+complete -c tokcli -n "__fish_tokcli_using_subcommand generate" -l insecure-plaintext-key -d 'Keep a new store\'s key in a plain 0600 file next to the database (no keyring). INSECURE: anyone who can read the file can decrypt every token; every use warns'
 complete -c tokcli -n "__fish_tokcli_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c tokcli -n "__fish_tokcli_using_subcommand generate" -s V -l version -d 'Print version'

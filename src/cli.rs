@@ -42,6 +42,10 @@ pub struct Cli {
     /// Repair group/world-accessible store files instead of refusing to run
     #[arg(long, global = true)]
     pub fix_permissions: bool,
+    /// Keep a new store's key in a plain 0600 file next to the database (no keyring). INSECURE:
+    /// anyone who can read the file can decrypt every token; every use warns
+    #[arg(long, global = true)]
+    pub insecure_plaintext_key: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -365,6 +369,7 @@ impl Cli {
             verbose: 0,
             color: ColorChoice::Auto,
             fix_permissions: false,
+            insecure_plaintext_key: false,
             command: Command::Token(args),
         })
     }
@@ -380,5 +385,6 @@ mod tests {
         let full = <Cli as Parser>::parse_from(["tokcli", "token", "work"]);
         assert_eq!(format!("{:?}", fast.command), format!("{:?}", full.command));
         assert_eq!((fast.quiet, fast.verbose, fast.color, fast.fix_permissions), (false, 0, ColorChoice::Auto, false));
+        assert_eq!(fast.insecure_plaintext_key, full.insecure_plaintext_key);
     }
 }

@@ -114,6 +114,12 @@ impl Printer {
         }
     }
 
+    /// A warning that `-q` does not suppress (KM-04: an insecure store key is announced on every
+    /// use).
+    pub fn warn_always(&self, msg: &str) {
+        eprintln!("{} {msg}", self.paint("33", "tokcli: warning:"));
+    }
+
     /// A warning (suppressed by `-q`).
     pub fn warn(&self, msg: &str) {
         if !self.quiet {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::error::Error;
-use crate::store::keys::KeySource;
+use crate::store::keys::{INSECURE_PLAINTEXT, KeySource};
 use crate::store::{OpenOptions, Paths};
 
 /// Global settings shared by every command.
@@ -20,7 +20,7 @@ impl Settings {
     ///
     /// # Errors
     /// A usage error when no home directory can be found or `TOKCLI_KEY_SOURCE` is invalid.
-    pub fn resolve(home: Option<PathBuf>, fix_permissions: bool) -> Result<Self, Error> {
+    pub fn resolve(home: Option<PathBuf>, fix_permissions: bool, insecure_plaintext_key: bool) -> Result<Self, Error> {
         let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
         let (data, config_file) = if let Some(h) = home {
             (h.clone(), h.join("config.toml"))
@@ -36,8 +36,21 @@ impl Settings {
             return Err(Error::usage(format!("the tokcli home {} must be an absolute path", data.display())));
         }
         let key_source = match std::env::var("TOKCLI_KEY_SOURCE") {
-            Ok(s) if !s.is_empty() => Some(KeySource::parse(&s)?),
+            Ok(s) if !s.is_empty() => Some(KeySource::parse(&s, &data)?),
             _ => None,
+        };
+        // KM-04 (d): the flag names the insecure source; it never overrides another choice.
+        let key_source = match key_source {
+            _ if !insecure_plaintext_key => key_source,
+            None => Some(KeySource::parse(INSECURE_PLAINTEXT, &data)?),
+            Some(k) if k.is_insecure() => Some(k),
+            Some(k) => {
+                return Err(Error::usage(format!(
+                    "--insecure-plaintext-key conflicts with TOKCLI_KEY_SOURCE={}",
+                    k.pin()
+                ))
+                .hint("choose one key source"));
+            }
         };
         Ok(Self { paths: Paths::new(data), config_file, open: OpenOptions { key_source, fix_permissions } })
     }

@@ -337,6 +337,15 @@ fn check_key_and_profiles(ctx: &Ctx, r: &mut Report) {
                 k.source.clone()
             };
             r.ok("key", format!("key id {} from {via}; it matches the store's key check", k.key_id));
+            if store.key_is_insecure() {
+                r.warn(
+                    "key",
+                    "the store key is a plaintext file beside the database (--insecure-plaintext-key)",
+                    Some(
+                        "move to the keyring or a file: source: a new store (`doctor --reset`) and a new login".into(),
+                    ),
+                );
+            }
             if let Some(unused) = &k.unused_staged {
                 r.warn(
                     "key",

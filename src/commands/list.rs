@@ -5,10 +5,12 @@ use crate::cli::ListArgs;
 use crate::model::{human_secs, now};
 use crate::store::{Profile, TokenStore};
 
-/// The stable JSON shape of one profile (documented in README).
+/// The stable JSON shape of one profile (documented in docs/json.md). `insecure_key`: the store's
+/// key is a plaintext file (KM-04 d).
 #[must_use]
-pub fn profile_json(p: &Profile) -> serde_json::Value {
+pub fn profile_json(p: &Profile, insecure_key: bool) -> serde_json::Value {
     serde_json::json!({
+        "insecure_key": insecure_key,
         "profile": p.name,
         "provider": p.config.provider,
         "issuer": p.config.issuer,
@@ -27,12 +29,12 @@ pub fn profile_json(p: &Profile) -> serde_json::Value {
 }
 
 pub fn run(ctx: &Ctx, a: &ListArgs) -> anyhow::Result<()> {
-    let profiles = match ctx.store()? {
-        Some(s) => s.list()?,
-        None => Vec::new(),
+    let (profiles, insecure) = match ctx.store()? {
+        Some(s) => (s.list()?, s.key_is_insecure()),
+        None => (Vec::new(), false),
     };
     if a.json {
-        let v: Vec<_> = profiles.iter().map(profile_json).collect();
+        let v: Vec<_> = profiles.iter().map(|p| profile_json(p, insecure)).collect();
         return ctx.printer.data(&serde_json::to_string_pretty(&v)?);
     }
     if profiles.is_empty() {
@@ -58,6 +60,10 @@ pub fn run(ctx: &Ctx, a: &ListArgs) -> anyhow::Result<()> {
     }
     let widths: Vec<usize> = (0..8).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
+    if insecure {
+        // KM-04 (d): the table itself says it, on every run.
+        out.push_str("STORE KEY: INSECURE plaintext file; anyone who can read it can decrypt these tokens\n");
+    }
     for r in &rows {
         let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         out.push_str(line.join("  ").trim_end());

@@ -501,7 +501,8 @@ pub fn run(ctx: &Ctx, a: &LoginArgs) -> anyhow::Result<()> {
     ));
     if a.json {
         let stored = store.get(&name)?.ok_or_else(|| Error::internal("the profile just stored cannot be read back"))?;
-        ctx.printer.data(&serde_json::to_string_pretty(&super::list::profile_json(&stored))?)?;
+        ctx.printer
+            .data(&serde_json::to_string_pretty(&super::list::profile_json(&stored, store.key_is_insecure()))?)?;
     }
     Ok(())
 }

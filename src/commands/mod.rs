@@ -66,7 +66,22 @@ impl Ctx {
     pub fn store(&self) -> Result<Option<SqliteStore>, Error> {
         let store = SqliteStore::open_existing(&self.settings.paths, &self.settings.open)?;
         self.printer.debug(3, "store opened");
+        if let Some(s) = &store {
+            self.warn_if_insecure(s);
+        }
         Ok(store)
+    }
+
+    /// KM-04 (d): a store whose key is a plaintext file says so on every use, unless
+    /// `TOKCLI_ACK_INSECURE=1`; `-q` does not silence it.
+    fn warn_if_insecure(&self, store: &SqliteStore) {
+        if store.key_is_insecure() && std::env::var("TOKCLI_ACK_INSECURE").map_or(true, |v| v != "1") {
+            self.printer.warn_always(&format!(
+                "INSECURE: the store key is a plaintext file ({}); anyone who can read it can decrypt every \
+token (set TOKCLI_ACK_INSECURE=1 to acknowledge and silence this)",
+                store.paths().dir.join(crate::store::keys::PLAINTEXT_KEY_FILE).display()
+            ));
+        }
     }
 
     /// Opens the store or creates it (only for commands that store a new grant).
@@ -74,7 +89,9 @@ impl Ctx {
     /// # Errors
     /// Exit 5/6 when it cannot be created.
     pub fn store_or_create(&self) -> Result<SqliteStore, Error> {
-        SqliteStore::open_or_create(&self.settings.paths, &self.settings.open)
+        let store = SqliteStore::open_or_create(&self.settings.paths, &self.settings.open)?;
+        self.warn_if_insecure(&store);
+        Ok(store)
     }
 }
 
@@ -110,7 +127,7 @@ pub fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
     if let Command::Generate(a) = &cli.command {
         return generate::run(&printer, a);
     }
-    let settings = Settings::resolve(cli.home.clone(), cli.fix_permissions)?;
+    let settings = Settings::resolve(cli.home.clone(), cli.fix_permissions, cli.insecure_plaintext_key)?;
     let ctx = Ctx::new(settings, printer);
     let result = match cli.command {
         Command::Login(a) => login::run(&ctx, &a),

@@ -1,8 +1,9 @@
 //! Key sources for the 32-byte store key (KM-01..KM-06).
 //!
 //! `keyring` (the OS keyring: Secret Service, Keychain, Credential Manager), `env`
-//! (`TOKCLI_STORE_KEY`) and `file:PATH`. The source is pinned in the store's meta table by the
-//! caller; this module never falls back from one source to another. Every keyring call runs with
+//! (`TOKCLI_STORE_KEY`), `file:PATH`, and `insecure-plaintext` (KM-04 d: a key file next to the
+//! database, chosen explicitly and flagged on every use). The source is pinned in the store's meta
+//! table by the caller; this module never falls back from one source to another. Every keyring call runs with
 //! a timeout, transient D-Bus failures are retried, and each failure class gets its own message.
 
 use std::path::{Path, PathBuf};
@@ -28,23 +29,39 @@ pub enum KeySource {
     Keyring,
     Env,
     File(PathBuf),
+    /// KM-04 (d): the key in a 0600 file beside the database ([`PLAINTEXT_KEY_FILE`]), which
+    /// protects the tokens from nothing that can read the home directory. Never chosen
+    /// implicitly; every use warns.
+    InsecurePlaintext(PathBuf),
 }
 
+/// The key file of the `insecure-plaintext` source, in the data directory.
+pub const PLAINTEXT_KEY_FILE: &str = "store.key";
+/// The pinned name of the `insecure-plaintext` source.
+pub const INSECURE_PLAINTEXT: &str = "insecure-plaintext";
+
 impl KeySource {
-    /// Parses `keyring`, `env` or `file:PATH`.
+    /// Parses `keyring`, `env`, `file:PATH` or `insecure-plaintext` (whose file is in `data_dir`).
     ///
     /// # Errors
     /// A usage error listing the accepted values.
-    pub fn parse(s: &str) -> Result<Self, Error> {
+    pub fn parse(s: &str, data_dir: &Path) -> Result<Self, Error> {
         match s {
             "keyring" => Ok(Self::Keyring),
             "env" => Ok(Self::Env),
+            INSECURE_PLAINTEXT => Ok(Self::InsecurePlaintext(data_dir.join(PLAINTEXT_KEY_FILE))),
             _ => match s.strip_prefix("file:") {
                 Some(p) if !p.is_empty() => Ok(Self::File(PathBuf::from(p))),
                 _ => Err(Error::usage(format!("invalid TOKCLI_KEY_SOURCE {s:?}"))
-                    .hint("use keyring, env or file:/absolute/path")),
+                    .hint("use keyring, env, file:/absolute/path or insecure-plaintext")),
             },
         }
+    }
+
+    /// True for the `insecure-plaintext` source (KM-04 d).
+    #[must_use]
+    pub fn is_insecure(&self) -> bool {
+        matches!(self, Self::InsecurePlaintext(_))
     }
 
     /// The value pinned in the store (`meta.key_source`).
@@ -54,6 +71,7 @@ impl KeySource {
             Self::Keyring => "keyring".into(),
             Self::Env => "env".into(),
             Self::File(p) => format!("file:{}", p.display()),
+            Self::InsecurePlaintext(_) => INSECURE_PLAINTEXT.into(),
         }
     }
 
@@ -73,7 +91,7 @@ impl KeySource {
                         .hint("generate one with `head -c32 /dev/urandom | base64`")
                 })
             }
-            Self::File(p) => read_key_file(p),
+            Self::File(p) | Self::InsecurePlaintext(p) => read_key_file(p),
             Self::Keyring => keyring_load(store_id),
         }
     }
@@ -86,7 +104,7 @@ impl KeySource {
     pub fn create(&self, store_id: &str) -> Result<StoreKey, Error> {
         match self {
             Self::Env => self.load(store_id),
-            Self::File(p) => {
+            Self::File(p) | Self::InsecurePlaintext(p) => {
                 if p.exists() {
                     return read_key_file(p);
                 }
@@ -432,7 +450,7 @@ impl KeySource {
         }
         let staged = match self {
             Self::Env => None,
-            Self::File(p) => read_key_file(&staged_key_path(p, key_id)).ok(),
+            Self::File(p) | Self::InsecurePlaintext(p) => read_key_file(&staged_key_path(p, key_id)).ok(),
             Self::Keyring => keyring_load_uncached(&staged_entry(store_id, key_id)).ok(),
         };
         Ok(staged.filter(|k| super::crypto::key_id(k) == key_id).unwrap_or(current))
@@ -448,7 +466,7 @@ impl KeySource {
         let text = Zeroizing::new(hex(key.expose_secret()));
         let back = match self {
             Self::Env => return Ok(()),
-            Self::File(p) => {
+            Self::File(p) | Self::InsecurePlaintext(p) => {
                 let staged = staged_key_path(p, &kid);
                 write_private_atomic(&staged, text.as_bytes()).map_err(|e| {
                     Error::key(format!("cannot write the new key file {}: {e}", staged.display())).hint(
@@ -480,7 +498,7 @@ or rotate a read-only key file yourself (new store + login)",
         let kid = super::crypto::key_id(key);
         match self {
             Self::Env => Ok(()),
-            Self::File(p) => {
+            Self::File(p) | Self::InsecurePlaintext(p) => {
                 let staged = staged_key_path(p, &kid);
                 std::fs::rename(&staged, p).map_err(|e| {
                     Error::key(format!("cannot move the new key file {} over {}: {e}", staged.display(), p.display()))
@@ -511,7 +529,7 @@ or rotate a read-only key file yourself (new store + login)",
     pub fn unstage(&self, store_id: &str, key_id: &str) {
         match self {
             Self::Env => {}
-            Self::File(p) => {
+            Self::File(p) | Self::InsecurePlaintext(p) => {
                 let _ = std::fs::remove_file(staged_key_path(p, key_id));
             }
             Self::Keyring => {
@@ -544,12 +562,17 @@ mod tests {
 
     #[test]
     fn parse_sources() {
-        assert_eq!(KeySource::parse("keyring").unwrap(), KeySource::Keyring);
-        assert_eq!(KeySource::parse("env").unwrap(), KeySource::Env);
-        assert_eq!(KeySource::parse("file:/k").unwrap(), KeySource::File("/k".into()));
-        assert!(KeySource::parse("file:").is_err());
-        assert!(KeySource::parse("plaintext").is_err());
-        assert_eq!(KeySource::parse("file:/a/b").unwrap().pin(), "file:/a/b");
+        let home = Path::new("/h");
+        assert_eq!(KeySource::parse("keyring", home).unwrap(), KeySource::Keyring);
+        assert_eq!(KeySource::parse("env", home).unwrap(), KeySource::Env);
+        assert_eq!(KeySource::parse("file:/k", home).unwrap(), KeySource::File("/k".into()));
+        assert!(KeySource::parse("file:", home).is_err());
+        assert!(KeySource::parse("plaintext", home).is_err());
+        assert_eq!(KeySource::parse("file:/a/b", home).unwrap().pin(), "file:/a/b");
+        let insecure = KeySource::parse("insecure-plaintext", home).unwrap();
+        assert_eq!(insecure, KeySource::InsecurePlaintext("/h/store.key".into()));
+        assert_eq!(insecure.pin(), "insecure-plaintext");
+        assert!(insecure.is_insecure() && !KeySource::File("/h/store.key".into()).is_insecure());
     }
 
     #[test]

@@ -589,12 +589,18 @@ impl SqliteStore {
         &self.pinned_source
     }
 
+    /// The key is a plaintext file beside the database (KM-04 d).
+    #[must_use]
+    pub fn key_is_insecure(&self) -> bool {
+        self.pinned_source == keys::INSECURE_PLAINTEXT
+    }
+
     /// Loads and checks the store key (SC-03, KM-01). Cached for the life of this handle.
     fn cipher(&self) -> Result<&Cipher> {
         if let Some(c) = self.cipher.get() {
             return Ok(c);
         }
-        let pinned = KeySource::parse(&self.pinned_source)
+        let pinned = KeySource::parse(&self.pinned_source, &self.paths.dir)
             .map_err(|_| unreadable(&self.paths.db, "pins an unknown key source"))?;
         let source = match &self.requested_source {
             None => pinned,

@@ -73,7 +73,7 @@ impl SqliteStore {
     /// The key source in use: the pinned one, or the requested one when it is of the same kind
     /// (a `file:` source may point at a moved key file).
     fn active_source(&self) -> Result<KeySource> {
-        let pinned = KeySource::parse(&self.pinned_source)
+        let pinned = KeySource::parse(&self.pinned_source, &self.paths.dir)
             .map_err(|_| super::unreadable(&self.paths.db, "pins an unknown key source"))?;
         Ok(match &self.requested_source {
             Some(req) if std::mem::discriminant(req) == std::mem::discriminant(&pinned) => req.clone(),
@@ -90,7 +90,9 @@ impl SqliteStore {
         let source = self.active_source()?;
         let promoted = match &source {
             KeySource::Env => true,
-            KeySource::File(p) => !super::keys::staged_key_path(p, &self.key_id).exists(),
+            KeySource::File(p) | KeySource::InsecurePlaintext(p) => {
+                !super::keys::staged_key_path(p, &self.key_id).exists()
+            }
             KeySource::Keyring => source.load(&self.store_id).is_ok_and(|k| super::crypto::key_id(&k) == self.key_id),
         };
         let unused_staged = self.pending_rekey().filter(|k| *k != self.key_id);

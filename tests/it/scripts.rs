@@ -161,6 +161,7 @@ const PROFILE_KEYS: &[&str] = &[
     "last_refreshed_at",
     "refresh_count",
     "has_refresh_token",
+    "insecure_key",
 ];
 
 #[test]

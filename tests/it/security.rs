@@ -1696,6 +1696,99 @@ fn sc_04_rekey_keyring_crash_at_every_step() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// KM-04 (d): the explicit insecure plaintext key
+
+/// `--insecure-plaintext-key` keeps the key in `store.key` (0600) beside the database. The store
+/// round-trips through login, token, a refresh and a rekey; every use warns on stderr, even with
+/// `-q`, unless `TOKCLI_ACK_INSECURE=1`; `list` says so above its table and in its JSON; the flag
+/// never overrides another key source; and a lost key file is exit 6, never a new key.
+#[test]
+fn km_04_insecure_plaintext_key_is_explicit_and_flagged_on_every_use() {
+    let mock = MockAs::start();
+    let c = canary();
+    mock.set_canary(&c);
+    let home = Home::new();
+    let plain = |cmd: &mut Command| {
+        cmd.env_remove("TOKCLI_KEY_SOURCE").env_remove("TOKCLI_STORE_KEY");
+    };
+    let run = |args: &[&str]| home.run_with(args, plain);
+    let warned = |r: &Run| r.stderr.contains("INSECURE: the store key is a plaintext file");
+
+    // The flag never overrides another key source.
+    let r = home.run(&["--insecure-plaintext-key", "list"]);
+    r.code(2);
+    assert!(r.stderr.contains("conflicts with TOKCLI_KEY_SOURCE=env"), "{}", r.stderr);
+
+    let r = home.run_with(
+        &[
+            "--insecure-plaintext-key",
+            "login",
+            &mock.issuer(),
+            "--client-id",
+            CLIENT_ID,
+            "--profile",
+            "p",
+            "--timeout",
+            "30s",
+        ],
+        |cmd| {
+            plain(cmd);
+            cmd.env("BROWSER", mockas::browser_script());
+        },
+    );
+    r.ok();
+    assert!(warned(&r), "login: {}", r.stderr);
+    let keyfile = home.path().join("store.key");
+    assert_eq!(mode(&keyfile), 0o600);
+    let hexkey = std::fs::read_to_string(&keyfile).unwrap();
+    assert!(hexkey.len() == 64 && hexkey.bytes().all(|b| b.is_ascii_hexdigit()), "a 32-byte hex key");
+    assert_eq!(meta(&home, "key_source").as_deref(), Some("insecure-plaintext"));
+
+    // Later commands need no flag: the source is pinned. Each one warns.
+    let at = mock.last_access_token().unwrap();
+    for args in [&["token", "p"][..], &["-q", "token", "p"][..]] {
+        let r = run(args);
+        assert_eq!(r.ok().stdout, format!("{at}\n"), "{args:?}");
+        assert!(warned(&r), "{args:?} must warn: {}", r.stderr);
+        assert!(!r.stderr.contains(&c), "no token on stderr");
+    }
+    let r = home.run_with(&["token", "p"], |cmd| {
+        plain(cmd);
+        cmd.env("TOKCLI_ACK_INSECURE", "1");
+    });
+    r.ok();
+    assert!(r.stderr.is_empty(), "acknowledged: {}", r.stderr);
+
+    let r = run(&["list"]);
+    assert!(r.ok().stdout.lines().next().unwrap().contains("INSECURE"), "{}", r.stdout);
+    let v: serde_json::Value = serde_json::from_str(&run(&["list", "--json"]).ok().stdout).unwrap();
+    assert_eq!(v[0]["insecure_key"], true);
+    let d = run(&["doctor"]);
+    assert!(d.stdout.contains("warn") && d.stdout.contains("plaintext file"), "{}", d.stdout);
+    let other = Home::new();
+    mockas::login(&other, &mock, "q");
+    let v: serde_json::Value = serde_json::from_str(&other.run(&["list", "--json"]).ok().stdout).unwrap();
+    assert_eq!(v[0]["insecure_key"], false, "an env-key store is not flagged");
+    assert!(!other.run(&["list"]).stdout.contains("INSECURE"));
+
+    // A refresh and a rekey keep working through the file.
+    home.expire("p");
+    let r = run(&["token", "p"]);
+    assert_eq!(r.ok().stdout, format!("{}\n", mock.last_access_token().unwrap()));
+    run(&["rekey"]).ok();
+    assert_ne!(std::fs::read_to_string(&keyfile).unwrap(), hexkey, "rekey replaced the key file");
+    assert_eq!(mode(&keyfile), 0o600);
+    run(&["token", "p"]).ok();
+
+    // A lost key file is exit 6; no new key is made.
+    std::fs::remove_file(&keyfile).unwrap();
+    let r = run(&["token", "p"]);
+    r.code(6);
+    assert!(r.stdout.is_empty());
+    assert!(!keyfile.exists(), "no new key file");
+}
+
+// ---------------------------------------------------------------------------------------------
 // CR-01: a rotated grant whose flush to disk is not confirmed
 
 /// The rotated grant is committed without its own fsync and then flushed by a checkpoint (see
