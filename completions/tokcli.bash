@@ -53,7 +53,7 @@ _tokcli() {
 
     case "${cmd}" in
         tokcli)
-            opts="-q -v -h -V --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version login token refresh list revoke providers doctor rekey exec generate"
+            opts="-q -v -h -V --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --passphrase-fd --help --version login token refresh list revoke providers doctor rekey exec generate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -67,6 +67,10 @@ _tokcli() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --passphrase-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -75,7 +79,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__doctor)
-            opts="-q -v -h -V --json --reset --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
+            opts="-q -v -h -V --json --reset --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --passphrase-fd --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -89,6 +93,10 @@ _tokcli() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --passphrase-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -97,7 +105,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__exec)
-            opts="-q -v -h -V --env-name --min-valid --allow-nested --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
+            opts="-q -v -h -V --env-name --min-valid --allow-nested --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --passphrase-fd --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -123,6 +131,10 @@ _tokcli() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --passphrase-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -131,7 +143,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__generate)
-            opts="-q -v -h -V --out --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
+            opts="-q -v -h -V --out --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --passphrase-fd --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -149,6 +161,10 @@ _tokcli() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --passphrase-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -157,7 +173,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__list)
-            opts="-q -v -h -V --json --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
+            opts="-q -v -h -V --json --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --passphrase-fd --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -171,6 +187,10 @@ _tokcli() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --passphrase-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -179,7 +199,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__login)
-            opts="-q -v -h -V --profile --client-id --client-secret-stdin --scope --device --manual --client-credentials --refresh-token-stdin --no-browser --port --param --timeout --json --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
+            opts="-q -v -h -V --profile --client-id --client-secret-stdin --scope --device --manual --client-credentials --refresh-token-stdin --no-browser --port --param --timeout --json --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --passphrase-fd --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -217,6 +237,10 @@ _tokcli() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --passphrase-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -225,7 +249,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__providers)
-            opts="-q -v -h -V --json --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
+            opts="-q -v -h -V --json --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --passphrase-fd --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -239,6 +263,10 @@ _tokcli() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --passphrase-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -247,7 +275,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__refresh)
-            opts="-q -v -h -V --all --expiring-within --jobs --json --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
+            opts="-q -v -h -V --all --expiring-within --jobs --json --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --passphrase-fd --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -273,6 +301,10 @@ _tokcli() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --passphrase-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -281,7 +313,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__rekey)
-            opts="-q -v -h -V --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
+            opts="-q -v -h -V --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --passphrase-fd --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -297,6 +329,10 @@ _tokcli() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -307,7 +343,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__revoke)
-            opts="-q -v -h -V --local-only --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
+            opts="-q -v -h -V --local-only --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --passphrase-fd --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -325,6 +361,10 @@ _tokcli() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --passphrase-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -333,7 +373,7 @@ _tokcli() {
             return 0
             ;;
         tokcli__subcmd__token)
-            opts="-q -v -h -V --min-valid --force-refresh --no-refresh --strict --format --env-name --id-token --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --help --version"
+            opts="-q -v -h -V --min-valid --force-refresh --no-refresh --strict --format --env-name --id-token --timeout --home --quiet --verbose --color --fix-permissions --insecure-plaintext-key --passphrase-fd --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -361,6 +401,10 @@ _tokcli() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_tokcli_global_optspecs
-    string join \n home= q/quiet v/verbose color= fix-permissions insecure-plaintext-key h/help V/version
+    string join \n home= q/quiet v/verbose color= fix-permissions insecure-plaintext-key passphrase-fd= h/help V/version
 end
 
 function __fish_tokcli_needs_command
@@ -28,6 +28,7 @@ complete -c tokcli -n "__fish_tokcli_needs_command" -l home -d 'Data and config 
 complete -c tokcli -n "__fish_tokcli_needs_command" -l color -d 'When to use colours on stderr' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c tokcli -n "__fish_tokcli_needs_command" -l passphrase-fd -d 'Read the store\'s passphrase from this file descriptor (TOKCLI_KEY_SOURCE=passphrase)' -r
 complete -c tokcli -n "__fish_tokcli_needs_command" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_needs_command" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
 complete -c tokcli -n "__fish_tokcli_needs_command" -l fix-permissions -d 'Repair group/world-accessible store files instead of refusing to run'
@@ -54,6 +55,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand login" -l home -d 'Data an
 complete -c tokcli -n "__fish_tokcli_using_subcommand login" -l color -d 'When to use colours on stderr' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c tokcli -n "__fish_tokcli_using_subcommand login" -l passphrase-fd -d 'Read the store\'s passphrase from this file descriptor (TOKCLI_KEY_SOURCE=passphrase)' -r
 complete -c tokcli -n "__fish_tokcli_using_subcommand login" -l client-secret-stdin -d 'Read the client secret from stdin (or set TOKCLI_CLIENT_SECRET); never pass it as a flag'
 complete -c tokcli -n "__fish_tokcli_using_subcommand login" -l device -d 'Device authorization grant (RFC 8628): show a code to enter on another device'
 complete -c tokcli -n "__fish_tokcli_using_subcommand login" -l manual -d 'Print the URL and read the redirect URL (or code) from stdin: for SSH and out-of-band providers'
@@ -79,6 +81,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand token" -l home -d 'Data an
 complete -c tokcli -n "__fish_tokcli_using_subcommand token" -l color -d 'When to use colours on stderr' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c tokcli -n "__fish_tokcli_using_subcommand token" -l passphrase-fd -d 'Read the store\'s passphrase from this file descriptor (TOKCLI_KEY_SOURCE=passphrase)' -r
 complete -c tokcli -n "__fish_tokcli_using_subcommand token" -l force-refresh -d 'Refresh even if the cached token is still valid'
 complete -c tokcli -n "__fish_tokcli_using_subcommand token" -l no-refresh -d 'Never contact the provider; exit 3 when the cached token is stale'
 complete -c tokcli -n "__fish_tokcli_using_subcommand token" -l strict -d 'Fail (exit 4) instead of printing a still-valid cached token when the refresh fails'
@@ -96,6 +99,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand refresh" -l home -d 'Data 
 complete -c tokcli -n "__fish_tokcli_using_subcommand refresh" -l color -d 'When to use colours on stderr' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c tokcli -n "__fish_tokcli_using_subcommand refresh" -l passphrase-fd -d 'Read the store\'s passphrase from this file descriptor (TOKCLI_KEY_SOURCE=passphrase)' -r
 complete -c tokcli -n "__fish_tokcli_using_subcommand refresh" -l all -d 'Every active profile'
 complete -c tokcli -n "__fish_tokcli_using_subcommand refresh" -l json -d 'A JSON report on stdout'
 complete -c tokcli -n "__fish_tokcli_using_subcommand refresh" -s q -l quiet -d 'Print only data and errors'
@@ -108,6 +112,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand list" -l home -d 'Data and
 complete -c tokcli -n "__fish_tokcli_using_subcommand list" -l color -d 'When to use colours on stderr' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c tokcli -n "__fish_tokcli_using_subcommand list" -l passphrase-fd -d 'Read the store\'s passphrase from this file descriptor (TOKCLI_KEY_SOURCE=passphrase)' -r
 complete -c tokcli -n "__fish_tokcli_using_subcommand list" -l json -d 'JSON on stdout'
 complete -c tokcli -n "__fish_tokcli_using_subcommand list" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand list" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
@@ -120,6 +125,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand revoke" -l home -d 'Data a
 complete -c tokcli -n "__fish_tokcli_using_subcommand revoke" -l color -d 'When to use colours on stderr' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c tokcli -n "__fish_tokcli_using_subcommand revoke" -l passphrase-fd -d 'Read the store\'s passphrase from this file descriptor (TOKCLI_KEY_SOURCE=passphrase)' -r
 complete -c tokcli -n "__fish_tokcli_using_subcommand revoke" -l local-only -d 'Delete locally without contacting the provider (the tokens stay valid there)'
 complete -c tokcli -n "__fish_tokcli_using_subcommand revoke" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand revoke" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
@@ -131,6 +137,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand providers" -l home -d 'Dat
 complete -c tokcli -n "__fish_tokcli_using_subcommand providers" -l color -d 'When to use colours on stderr' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c tokcli -n "__fish_tokcli_using_subcommand providers" -l passphrase-fd -d 'Read the store\'s passphrase from this file descriptor (TOKCLI_KEY_SOURCE=passphrase)' -r
 complete -c tokcli -n "__fish_tokcli_using_subcommand providers" -l json -d 'JSON on stdout (the shape is documented in `tokcli providers --help` and docs/providers.md)'
 complete -c tokcli -n "__fish_tokcli_using_subcommand providers" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand providers" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
@@ -142,6 +149,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand doctor" -l home -d 'Data a
 complete -c tokcli -n "__fish_tokcli_using_subcommand doctor" -l color -d 'When to use colours on stderr' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c tokcli -n "__fish_tokcli_using_subcommand doctor" -l passphrase-fd -d 'Read the store\'s passphrase from this file descriptor (TOKCLI_KEY_SOURCE=passphrase)' -r
 complete -c tokcli -n "__fish_tokcli_using_subcommand doctor" -l json -d 'A JSON report on stdout'
 complete -c tokcli -n "__fish_tokcli_using_subcommand doctor" -l reset -d 'Move an unreadable or corrupt store (or one whose key is lost) aside as tokcli.db.corrupt-<time>'
 complete -c tokcli -n "__fish_tokcli_using_subcommand doctor" -s q -l quiet -d 'Print only data and errors'
@@ -155,6 +163,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand rekey" -l home -d 'Data an
 complete -c tokcli -n "__fish_tokcli_using_subcommand rekey" -l color -d 'When to use colours on stderr' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c tokcli -n "__fish_tokcli_using_subcommand rekey" -l passphrase-fd -d 'Read the store\'s passphrase from this file descriptor (TOKCLI_KEY_SOURCE=passphrase)' -r
 complete -c tokcli -n "__fish_tokcli_using_subcommand rekey" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand rekey" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
 complete -c tokcli -n "__fish_tokcli_using_subcommand rekey" -l fix-permissions -d 'Repair group/world-accessible store files instead of refusing to run'
@@ -168,6 +177,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand exec" -l home -d 'Data and
 complete -c tokcli -n "__fish_tokcli_using_subcommand exec" -l color -d 'When to use colours on stderr' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c tokcli -n "__fish_tokcli_using_subcommand exec" -l passphrase-fd -d 'Read the store\'s passphrase from this file descriptor (TOKCLI_KEY_SOURCE=passphrase)' -r
 complete -c tokcli -n "__fish_tokcli_using_subcommand exec" -l allow-nested -d 'Run even inside another `tokcli exec` (TOKCLI_EXEC_DEPTH set)'
 complete -c tokcli -n "__fish_tokcli_using_subcommand exec" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand exec" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
@@ -180,6 +190,7 @@ complete -c tokcli -n "__fish_tokcli_using_subcommand generate" -l home -d 'Data
 complete -c tokcli -n "__fish_tokcli_using_subcommand generate" -l color -d 'When to use colours on stderr' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c tokcli -n "__fish_tokcli_using_subcommand generate" -l passphrase-fd -d 'Read the store\'s passphrase from this file descriptor (TOKCLI_KEY_SOURCE=passphrase)' -r
 complete -c tokcli -n "__fish_tokcli_using_subcommand generate" -s q -l quiet -d 'Print only data and errors'
 complete -c tokcli -n "__fish_tokcli_using_subcommand generate" -s v -l verbose -d 'More diagnostics on stderr (-v, -vv; -vvv adds the time since start-up); never secrets'
 complete -c tokcli -n "__fish_tokcli_using_subcommand generate" -l fix-permissions -d 'Repair group/world-accessible store files instead of refusing to run'

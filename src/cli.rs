@@ -10,13 +10,17 @@ use crate::output::ColorChoice;
 pub const ENV_HELP: &str = "\
 Environment:
   TOKCLI_HOME           data and config directory (default: XDG dirs)
-  TOKCLI_KEY_SOURCE     keyring (default) | env | file:PATH — where the store key lives
+  TOKCLI_KEY_SOURCE     keyring (default) | env | file:PATH | passphrase | insecure-plaintext —
+                        where the store key lives (pinned when the store is created)
   TOKCLI_STORE_KEY      the store key for TOKCLI_KEY_SOURCE=env (64 hex chars or base64 of 32 bytes)
+  TOKCLI_PASSPHRASE_FILE  a 0600 file with the passphrase (else --passphrase-fd, else the terminal)
+  TOKCLI_NEW_PASSPHRASE_FILE  the new passphrase for `tokcli rekey` (else the terminal, twice)
+  TOKCLI_ACK_INSECURE   \"1\": silence the warning of an insecure-plaintext store
   TOKCLI_CLIENT_ID      default --client-id for login
   TOKCLI_CLIENT_SECRET  client secret for login (never a flag)
   TOKCLI_BROWSER        browser command for login (then BROWSER, then the platform opener)
   TOKCLI_CA_FILE        extra PEM CA bundle for private issuers
-  TOKCLI_KEY_CACHE      \"off\": do not cache the keyring's store key in the kernel keyring
+  TOKCLI_KEY_CACHE      \"off\": do not cache the keyring's or passphrase's key in the kernel keyring
   TOKCLI_KEY_CACHE_TTL  seconds the kernel-keyring copy of the store key lives (default 300)
   TOKCLI_EXEC_DEPTH     set by `tokcli exec` in its child; a nested `tokcli exec` refuses to run
   GITHUB_ACTIONS        \"true\": every token handed out is first masked with ::add-mask:: (on stderr)
@@ -46,6 +50,9 @@ pub struct Cli {
     /// anyone who can read the file can decrypt every token; every use warns
     #[arg(long, global = true)]
     pub insecure_plaintext_key: bool,
+    /// Read the store's passphrase from this file descriptor (TOKCLI_KEY_SOURCE=passphrase)
+    #[arg(long, global = true, value_name = "N")]
+    pub passphrase_fd: Option<i32>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -109,6 +116,7 @@ badly permissioned (use --fix-permissions), newer (upgrade tokcli) or behind a l
     #[command(after_help = "Examples:
   tokcli rekey                                   # keyring or file: key sources: nothing to do after
   NEW_KEY=$(tokcli rekey)                        # TOKCLI_KEY_SOURCE=env: the new key is printed once
+  tokcli rekey                                   # passphrase: asks for the new one twice
 
 The new key is stored (or, for env, printed) before the store depends on it, and the old key is
 deleted only after the store committed the new one; a crash at any point leaves a readable store.
@@ -370,6 +378,7 @@ impl Cli {
             color: ColorChoice::Auto,
             fix_permissions: false,
             insecure_plaintext_key: false,
+            passphrase_fd: None,
             command: Command::Token(args),
         })
     }
@@ -386,5 +395,6 @@ mod tests {
         assert_eq!(format!("{:?}", fast.command), format!("{:?}", full.command));
         assert_eq!((fast.quiet, fast.verbose, fast.color, fast.fix_permissions), (false, 0, ColorChoice::Auto, false));
         assert_eq!(fast.insecure_plaintext_key, full.insecure_plaintext_key);
+        assert_eq!(fast.passphrase_fd, full.passphrase_fd);
     }
 }

@@ -20,7 +20,12 @@ impl Settings {
     ///
     /// # Errors
     /// A usage error when no home directory can be found or `TOKCLI_KEY_SOURCE` is invalid.
-    pub fn resolve(home: Option<PathBuf>, fix_permissions: bool, insecure_plaintext_key: bool) -> Result<Self, Error> {
+    pub fn resolve(
+        home: Option<PathBuf>,
+        fix_permissions: bool,
+        insecure_plaintext_key: bool,
+        passphrase_fd: Option<i32>,
+    ) -> Result<Self, Error> {
         let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
         let (data, config_file) = if let Some(h) = home {
             (h.clone(), h.join("config.toml"))
@@ -50,6 +55,15 @@ impl Settings {
                     k.pin()
                 ))
                 .hint("choose one key source"));
+            }
+        };
+        // KM-04 (c): `--passphrase-fd` goes with the passphrase source (and chooses it for a new store).
+        let key_source = match (passphrase_fd, key_source) {
+            (None, k) => k,
+            (Some(fd), None | Some(KeySource::Passphrase(_))) => Some(KeySource::Passphrase(Some(fd))),
+            (Some(_), Some(k)) => {
+                return Err(Error::usage(format!("--passphrase-fd conflicts with TOKCLI_KEY_SOURCE={}", k.pin()))
+                    .hint("--passphrase-fd is for TOKCLI_KEY_SOURCE=passphrase"));
             }
         };
         Ok(Self { paths: Paths::new(data), config_file, open: OpenOptions { key_source, fix_permissions } })

@@ -127,7 +127,8 @@ pub fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
     if let Command::Generate(a) = &cli.command {
         return generate::run(&printer, a);
     }
-    let settings = Settings::resolve(cli.home.clone(), cli.fix_permissions, cli.insecure_plaintext_key)?;
+    let settings =
+        Settings::resolve(cli.home.clone(), cli.fix_permissions, cli.insecure_plaintext_key, cli.passphrase_fd)?;
     let ctx = Ctx::new(settings, printer);
     let result = match cli.command {
         Command::Login(a) => login::run(&ctx, &a),

@@ -1,8 +1,9 @@
 //! Key sources for the 32-byte store key (KM-01..KM-06).
 //!
 //! `keyring` (the OS keyring: Secret Service, Keychain, Credential Manager), `env`
-//! (`TOKCLI_STORE_KEY`), `file:PATH`, and `insecure-plaintext` (KM-04 d: a key file next to the
-//! database, chosen explicitly and flagged on every use). The source is pinned in the store's meta
+//! (`TOKCLI_STORE_KEY`), `file:PATH`, `passphrase` (KM-04 c: Argon2id from a passphrase), and
+//! `insecure-plaintext` (KM-04 d: a key file next to the database, chosen explicitly and flagged
+//! on every use). The source is pinned in the store's meta
 //! table by the caller; this module never falls back from one source to another. Every keyring call runs with
 //! a timeout, transient D-Bus failures are retried, and each failure class gets its own message.
 
@@ -33,6 +34,9 @@ pub enum KeySource {
     /// protects the tokens from nothing that can read the home directory. Never chosen
     /// implicitly; every use warns.
     InsecurePlaintext(PathBuf),
+    /// KM-04 (c): derived from a passphrase (see [`passphrase`]); the value is the file
+    /// descriptor given with `--passphrase-fd`, if any.
+    Passphrase(Option<i32>),
 }
 
 /// The key file of the `insecure-plaintext` source, in the data directory.
@@ -50,10 +54,11 @@ impl KeySource {
             "keyring" => Ok(Self::Keyring),
             "env" => Ok(Self::Env),
             INSECURE_PLAINTEXT => Ok(Self::InsecurePlaintext(data_dir.join(PLAINTEXT_KEY_FILE))),
+            "passphrase" => Ok(Self::Passphrase(None)),
             _ => match s.strip_prefix("file:") {
                 Some(p) if !p.is_empty() => Ok(Self::File(PathBuf::from(p))),
                 _ => Err(Error::usage(format!("invalid TOKCLI_KEY_SOURCE {s:?}"))
-                    .hint("use keyring, env, file:/absolute/path or insecure-plaintext")),
+                    .hint("use keyring, env, file:/absolute/path, passphrase or insecure-plaintext")),
             },
         }
     }
@@ -72,6 +77,7 @@ impl KeySource {
             Self::Env => "env".into(),
             Self::File(p) => format!("file:{}", p.display()),
             Self::InsecurePlaintext(_) => INSECURE_PLAINTEXT.into(),
+            Self::Passphrase(_) => "passphrase".into(),
         }
     }
 
@@ -93,6 +99,18 @@ impl KeySource {
             }
             Self::File(p) | Self::InsecurePlaintext(p) => read_key_file(p),
             Self::Keyring => keyring_load(store_id),
+            Self::Passphrase(fd) => passphrase::unlock(store_id, *fd, None),
+        }
+    }
+
+    /// A new key for `rekey`: random, or for `passphrase` derived from a new passphrase.
+    ///
+    /// # Errors
+    /// Exit 6 when no new passphrase can be read; exit 2 when it is too short or unchanged.
+    pub fn new_key(&self, store_id: &str) -> Result<StoreKey, Error> {
+        match self {
+            Self::Passphrase(_) => passphrase::choose(store_id, passphrase::Purpose::Rekey),
+            _ => Ok(super::crypto::generate_key()),
         }
     }
 
@@ -104,6 +122,7 @@ impl KeySource {
     pub fn create(&self, store_id: &str) -> Result<StoreKey, Error> {
         match self {
             Self::Env => self.load(store_id),
+            Self::Passphrase(fd) => passphrase::choose(store_id, passphrase::Purpose::Create(*fd)),
             Self::File(p) | Self::InsecurePlaintext(p) => {
                 if p.exists() {
                     return read_key_file(p);
@@ -364,12 +383,24 @@ mod kernel_cache {
         format!("tokcli:store-key:{store_id}:{bus_id}")
     }
 
-    #[cfg(target_os = "linux")]
     pub fn get(store_id: &str) -> Option<StoreKey> {
+        get_named(&description(store_id))
+    }
+
+    pub fn put(store_id: &str, key: &StoreKey) {
+        put_named(&description(store_id), key);
+    }
+
+    pub fn forget(store_id: &str) {
+        forget_named(&description(store_id));
+    }
+
+    #[cfg(target_os = "linux")]
+    pub fn get_named(name: &str) -> Option<StoreKey> {
         use linux_keyutils::{KeyRing, KeyRingIdentifier};
         ttl()?;
         let ring = KeyRing::from_special_id(KeyRingIdentifier::User, false).ok()?;
-        let key = ring.search(&description(store_id)).ok()?;
+        let key = ring.search(name).ok()?;
         let mut buf = zeroize::Zeroizing::new([0u8; 33]);
         let n = key.read(&mut *buf).ok()?;
         if n != 32 {
@@ -381,12 +412,12 @@ mod kernel_cache {
     }
 
     #[cfg(target_os = "linux")]
-    pub fn put(store_id: &str, key: &StoreKey) {
+    pub fn put_named(name: &str, key: &StoreKey) {
         use linux_keyutils::{KeyPermissionsBuilder, KeyRing, KeyRingIdentifier, Permission};
         use secrecy::ExposeSecret as _;
         let Some(ttl) = ttl() else { return };
         let Ok(ring) = KeyRing::from_special_id(KeyRingIdentifier::User, true) else { return };
-        let Ok(k) = ring.add_key(&description(store_id), key.expose_secret().as_slice()) else { return };
+        let Ok(k) = ring.add_key(name, key.expose_secret().as_slice()) else { return };
         let perms = KeyPermissionsBuilder::builder()
             .posessor(Permission::ALL)
             .user(Permission::VIEW | Permission::READ | Permission::SEARCH)
@@ -398,23 +429,202 @@ mod kernel_cache {
     }
 
     #[cfg(target_os = "linux")]
-    pub fn forget(store_id: &str) {
+    pub fn forget_named(name: &str) {
         use linux_keyutils::{KeyRing, KeyRingIdentifier};
         if let Ok(ring) = KeyRing::from_special_id(KeyRingIdentifier::User, false)
-            && let Ok(k) = ring.search(&description(store_id))
+            && let Ok(k) = ring.search(name)
         {
             let _ = k.invalidate();
         }
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub fn get(_: &str) -> Option<StoreKey> {
+    pub fn get_named(_: &str) -> Option<StoreKey> {
         None
     }
     #[cfg(not(target_os = "linux"))]
-    pub fn put(_: &str, _: &StoreKey) {}
+    pub fn put_named(_: &str, _: &StoreKey) {}
     #[cfg(not(target_os = "linux"))]
-    pub fn forget(_: &str) {}
+    pub fn forget_named(_: &str) {}
+}
+
+/// KM-04 (c): the store key derived from a passphrase.
+///
+/// Argon2id with m = 64 MiB, t = 3, p = 4 (RFC 9106 §4, the second recommended option), a 32-byte
+/// output, and the store's id as the salt: 16 random bytes made when the store is created and
+/// kept in its `meta` table. The passphrase is read from `--passphrase-fd N`, else the file named
+/// by `TOKCLI_PASSPHRASE_FILE` (0600, one line), else the terminal; never from argv or the
+/// environment itself. A derivation takes a few hundred milliseconds, so on Linux the derived key
+/// is kept in the kernel keyring for `TOKCLI_KEY_CACHE_TTL` seconds from the moment the
+/// passphrase was given, as for the keyring source (`TOKCLI_KEY_CACHE=off` disables it); a
+/// cached key is used only when it is the store's key.
+pub mod passphrase {
+    use std::sync::Mutex;
+
+    use secrecy::{ExposeSecret as _, SecretBox};
+    use zeroize::Zeroizing;
+
+    use super::kernel_cache;
+    use crate::error::Error;
+    use crate::store::crypto::{StoreKey, key_id};
+
+    /// Argon2id memory in KiB (64 MiB), passes and lanes.
+    pub const M_KIB: u32 = 64 * 1024;
+    pub const T: u32 = 3;
+    pub const P: u32 = 4;
+    /// A new passphrase must have at least this many characters.
+    pub const MIN_CHARS: usize = 8;
+    const NO_SOURCE_HINT: &str = "set TOKCLI_PASSPHRASE_FILE to a 0600 file holding the passphrase, \
+or pass --passphrase-fd N";
+
+    /// Why a passphrase is asked for.
+    #[derive(Debug, Clone, Copy)]
+    pub enum Purpose {
+        /// A new store (with the `--passphrase-fd` descriptor, if any).
+        Create(Option<i32>),
+        /// `rekey`: the new passphrase (`TOKCLI_NEW_PASSPHRASE_FILE`, else the terminal).
+        Rekey,
+    }
+
+    /// One derivation per process: `refresh --jobs N` opens the store N times, and N parallel
+    /// derivations would need N × 64 MiB.
+    static DERIVED: Mutex<Option<(String, StoreKey)>> = Mutex::new(None);
+
+    fn cache_name(store_id: &str) -> String {
+        format!("tokcli:passphrase-key:{store_id}")
+    }
+
+    fn copy(k: &StoreKey) -> StoreKey {
+        let mut b = Box::new([0u8; 32]);
+        b.copy_from_slice(k.expose_secret());
+        SecretBox::new(b)
+    }
+
+    /// Derives the key of `store_id` from `passphrase`.
+    ///
+    /// # Errors
+    /// Exit 5 for a store id that is not 32 hex characters.
+    pub fn derive(passphrase: &str, store_id: &str) -> Result<StoreKey, Error> {
+        let salt: Vec<u8> = (0..store_id.len() / 2)
+            .map(|i| u8::from_str_radix(store_id.get(2 * i..2 * i + 2).unwrap_or("x"), 16))
+            .collect::<Result<_, _>>()
+            .ok()
+            .filter(|s: &Vec<u8>| s.len() == 16)
+            .ok_or_else(|| Error::store("the store id is not 16 bytes of hex; cannot derive its key"))?;
+        let params = argon2::Params::new(M_KIB, T, P, Some(32))
+            .map_err(|e| Error::internal(format!("Argon2 parameters: {e}")))?;
+        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let mut out = Box::new([0u8; 32]);
+        argon
+            .hash_password_into(passphrase.as_bytes(), &salt, &mut out[..])
+            .map_err(|e| Error::internal(format!("Argon2id failed: {e}")))?;
+        Ok(SecretBox::new(out))
+    }
+
+    /// The key of an existing store. With `want` (its key id), a cached key must match it, and
+    /// only a matching derived key is cached.
+    ///
+    /// # Errors
+    /// Exit 6 when no passphrase can be read.
+    pub fn unlock(store_id: &str, fd: Option<i32>, want: Option<&str>) -> Result<StoreKey, Error> {
+        let mut memo = DERIVED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((id, k)) = memo.as_ref()
+            && id == store_id
+            && want.is_none_or(|w| key_id(k) == w)
+        {
+            return Ok(copy(k));
+        }
+        if let Some(k) = kernel_cache::get_named(&cache_name(store_id)) {
+            if want.is_none_or(|w| key_id(&k) == w) {
+                return Ok(k);
+            }
+            kernel_cache::forget_named(&cache_name(store_id));
+        }
+        let pass = read(fd, "passphrase of the tokcli store")?;
+        let k = derive(&pass, store_id)?;
+        if want.is_some_and(|w| key_id(&k) == w) {
+            kernel_cache::put_named(&cache_name(store_id), &k);
+            *memo = Some((store_id.to_owned(), copy(&k)));
+        }
+        Ok(k)
+    }
+
+    /// A new passphrase (asked twice on a terminal) and its key.
+    ///
+    /// # Errors
+    /// Exit 6 when none can be read; exit 2 when it is too short or the two entries differ.
+    pub fn choose(store_id: &str, purpose: Purpose) -> Result<StoreKey, Error> {
+        let pass = match purpose {
+            Purpose::Create(fd) => read_new(fd, std::env::var_os("TOKCLI_PASSPHRASE_FILE"), "passphrase")?,
+            Purpose::Rekey => read_new(None, std::env::var_os("TOKCLI_NEW_PASSPHRASE_FILE"), "new passphrase")?,
+        };
+        if pass.chars().count() < MIN_CHARS {
+            return Err(Error::usage(format!("the passphrase must have at least {MIN_CHARS} characters"))
+                .hint("choose a longer one (a few random words)"));
+        }
+        let k = derive(&pass, store_id)?;
+        forget(store_id);
+        Ok(k)
+    }
+
+    /// Drops the cached copies of the store's key (after a rekey).
+    pub fn forget(store_id: &str) {
+        kernel_cache::forget_named(&cache_name(store_id));
+        *DERIVED.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    fn read(fd: Option<i32>, what: &str) -> Result<Zeroizing<String>, Error> {
+        if let Some(fd) = fd {
+            return from_file(std::path::Path::new(&format!("/dev/fd/{fd}")), &format!("--passphrase-fd {fd}"), false);
+        }
+        if let Some(path) = std::env::var_os("TOKCLI_PASSPHRASE_FILE") {
+            return from_file(std::path::Path::new(&path), "TOKCLI_PASSPHRASE_FILE", true);
+        }
+        prompt(&format!("tokcli: {what}: "))
+    }
+
+    fn read_new(fd: Option<i32>, file: Option<std::ffi::OsString>, what: &str) -> Result<Zeroizing<String>, Error> {
+        if let Some(fd) = fd {
+            return from_file(std::path::Path::new(&format!("/dev/fd/{fd}")), &format!("--passphrase-fd {fd}"), false);
+        }
+        if let Some(path) = file {
+            return from_file(std::path::Path::new(&path), "the passphrase file", true);
+        }
+        let first = prompt(&format!("tokcli: {what} for the store: "))?;
+        let again = prompt(&format!("tokcli: {what} again: "))?;
+        if first != again {
+            return Err(Error::usage("the two passphrases differ").hint("nothing was changed; try again"));
+        }
+        Ok(first)
+    }
+
+    fn prompt(text: &str) -> Result<Zeroizing<String>, Error> {
+        rpassword::prompt_password(text).map(Zeroizing::new).map_err(|e| {
+            Error::key(format!("the store's key comes from a passphrase, and no terminal can be asked for it ({e})"))
+                .hint(NO_SOURCE_HINT)
+        })
+    }
+
+    /// The first line of a file (or descriptor), without its line ending.
+    fn from_file(path: &std::path::Path, name: &str, private: bool) -> Result<Zeroizing<String>, Error> {
+        use std::os::unix::fs::MetadataExt as _;
+        if private
+            && let Ok(meta) = std::fs::metadata(path)
+            && meta.mode() & 0o077 != 0
+        {
+            return Err(Error::key(format!("{name} {} is readable by other users", path.display()))
+                .hint(format!("run `chmod 600 {}`", path.display())));
+        }
+        let raw = Zeroizing::new(
+            std::fs::read(path).map_err(|e| Error::key(format!("cannot read {name}: {e}")).hint(NO_SOURCE_HINT))?,
+        );
+        let text = std::str::from_utf8(&raw).map_err(|_| Error::key(format!("{name} is not UTF-8 text")))?;
+        let line = text.split(['\n', '\r']).next().unwrap_or("");
+        if line.is_empty() {
+            return Err(Error::key(format!("{name} holds an empty passphrase")).hint(NO_SOURCE_HINT));
+        }
+        Ok(Zeroizing::new(line.to_owned()))
+    }
 }
 
 // Key rotation (`tokcli rekey`, SC-04). A store's current keyring key is the entry
@@ -444,12 +654,16 @@ impl KeySource {
     /// As [`KeySource::load`]; a current key with another id is returned as is (the caller
     /// reports the mismatch).
     pub fn load_for(&self, store_id: &str, key_id: &str) -> Result<StoreKey, Error> {
+        if let Self::Passphrase(fd) = self {
+            return passphrase::unlock(store_id, *fd, Some(key_id));
+        }
         let current = self.load(store_id)?;
         if super::crypto::key_id(&current) == key_id {
             return Ok(current);
         }
         let staged = match self {
             Self::Env => None,
+            Self::Passphrase(_) => None,
             Self::File(p) | Self::InsecurePlaintext(p) => read_key_file(&staged_key_path(p, key_id)).ok(),
             Self::Keyring => keyring_load_uncached(&staged_entry(store_id, key_id)).ok(),
         };
@@ -465,7 +679,8 @@ impl KeySource {
         let kid = super::crypto::key_id(key);
         let text = Zeroizing::new(hex(key.expose_secret()));
         let back = match self {
-            Self::Env => return Ok(()),
+            // `env` holds no second key; a new passphrase is its key's only copy.
+            Self::Env | Self::Passphrase(_) => return Ok(()),
             Self::File(p) | Self::InsecurePlaintext(p) => {
                 let staged = staged_key_path(p, &kid);
                 write_private_atomic(&staged, text.as_bytes()).map_err(|e| {
@@ -498,6 +713,10 @@ or rotate a read-only key file yourself (new store + login)",
         let kid = super::crypto::key_id(key);
         match self {
             Self::Env => Ok(()),
+            Self::Passphrase(_) => {
+                passphrase::forget(store_id);
+                Ok(())
+            }
             Self::File(p) | Self::InsecurePlaintext(p) => {
                 let staged = staged_key_path(p, &kid);
                 std::fs::rename(&staged, p).map_err(|e| {
@@ -528,7 +747,7 @@ or rotate a read-only key file yourself (new store + login)",
     /// an interrupted rotation that a later rotation replaced.
     pub fn unstage(&self, store_id: &str, key_id: &str) {
         match self {
-            Self::Env => {}
+            Self::Env | Self::Passphrase(_) => {}
             Self::File(p) | Self::InsecurePlaintext(p) => {
                 let _ = std::fs::remove_file(staged_key_path(p, key_id));
             }
@@ -573,6 +792,17 @@ mod tests {
         assert_eq!(insecure, KeySource::InsecurePlaintext("/h/store.key".into()));
         assert_eq!(insecure.pin(), "insecure-plaintext");
         assert!(insecure.is_insecure() && !KeySource::File("/h/store.key".into()).is_insecure());
+    }
+
+    #[test]
+    fn passphrase_keys_depend_on_the_passphrase_and_the_store() {
+        let (a, b) = ("00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100");
+        let k = |p: &str, id: &str| *passphrase::derive(p, id).unwrap().expose_secret();
+        assert_eq!(k("correct horse", a), k("correct horse", a), "deterministic");
+        assert_ne!(k("correct horse", a), k("correct horse", b), "salted with the store id");
+        assert_ne!(k("correct horse", a), k("correct horsf", a));
+        assert!(passphrase::derive("x", "not-hex").is_err());
+        assert!(passphrase::derive("x", "0011").is_err(), "16 bytes of salt");
     }
 
     #[test]

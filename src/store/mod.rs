@@ -628,6 +628,10 @@ impl SqliteStore {
             cipher = Cipher::new(&source.load_for(&self.store_id, &self.key_id)?, &self.store_id);
         }
         if cipher.key_id() != self.key_id || !cipher.verify_key_check(&self.key_check) {
+            if matches!(source, KeySource::Passphrase(_)) {
+                return Err(Error::key("wrong passphrase for this store")
+                    .hint("check TOKCLI_PASSPHRASE_FILE (or --passphrase-fd) and try again; nothing was changed"));
+            }
             return Err(Error::key(format!(
                 "the key does not match this store (key id {}, store expects {})",
                 cipher.key_id(),

@@ -21,7 +21,7 @@ use std::time::Instant;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::crypto::{Cipher, Field, Place, generate_key};
+use super::crypto::{Cipher, Field, Place};
 use super::keys::KeySource;
 use super::{APPLICATION_ID, Paths, SCHEMA_VERSION, SqliteStore, TokenStore, sql_err};
 use crate::error::{Error, Result};
@@ -89,7 +89,7 @@ impl SqliteStore {
         self.cipher()?;
         let source = self.active_source()?;
         let promoted = match &source {
-            KeySource::Env => true,
+            KeySource::Env | KeySource::Passphrase(_) => true,
             KeySource::File(p) | KeySource::InsecurePlaintext(p) => {
                 !super::keys::staged_key_path(p, &self.key_id).exists()
             }
@@ -124,9 +124,12 @@ impl SqliteStore {
         if let Some(unused) = self.pending_rekey().filter(|k| *k != old_key_id) {
             source.unstage(&self.store_id, &unused);
         }
-        let key = generate_key();
+        let key = source.new_key(&self.store_id)?;
         let new = Cipher::new(&key, &self.store_id);
         let new_key_id = new.key_id().to_owned();
+        if new_key_id == old_key_id {
+            return Err(Error::usage("the new passphrase is the current one").hint("rekey needs a different one"));
+        }
         // Record the key id about to be staged, so a crash before the commit can be cleaned up.
         // This write is also the pre-flight: a read-only or full store fails here, before anything
         // is written to the key source.
@@ -431,6 +434,7 @@ pub fn move_aside(paths: &Paths) -> Result<Vec<PathBuf>> {
 mod tests {
     use super::*;
     use crate::model::{Secrets, secret};
+    use crate::store::crypto::generate_key;
     use crate::store::{Grant, OpenOptions, ProfileConfig};
 
     fn cfg() -> ProfileConfig {

@@ -1789,6 +1789,146 @@ fn km_04_insecure_plaintext_key_is_explicit_and_flagged_on_every_use() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// KM-04 (c): the passphrase key source
+
+/// Runs tokcli in a new session, so it has no controlling terminal to prompt on.
+fn no_tty(home: &Home, args: &[&str], f: impl FnOnce(&mut Command)) -> Run {
+    let mut c = home.cmd_for("setsid");
+    c.arg("-w").arg(bin()).args(args);
+    f(&mut c);
+    Run::of(&c.output().expect("setsid (util-linux)"))
+}
+
+/// The store key derived with Argon2id from a passphrase: it round-trips through login, token in
+/// new processes, a refresh and a rekey to a new passphrase, from `TOKCLI_PASSPHRASE_FILE`,
+/// `--passphrase-fd` and the terminal; a wrong passphrase, a group-readable passphrase file or no
+/// way to ask are exit 6 with nothing changed; the key is written nowhere, and its kernel-keyring
+/// copy serves later calls only while caching is on.
+#[test]
+fn km_04_passphrase_key_source_round_trips() {
+    let mock = MockAs::start();
+    let c = canary();
+    mock.set_canary(&c);
+    let home = Home::new();
+    let dir = private_dir();
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        chmod(&p, 0o600);
+        p
+    };
+    let pass = file("pass", "correct horse battery staple\n");
+    let wrong = file("wrong", "not the passphrase\n");
+    let newpass = file("new", "a new and longer passphrase\n");
+    let short = file("short", "2short\n");
+    let env = |cmd: &mut Command, pf: Option<&Path>| {
+        cmd.env("TOKCLI_KEY_SOURCE", "passphrase").env_remove("TOKCLI_STORE_KEY").env("TOKCLI_KEY_CACHE", "off");
+        if let Some(p) = pf {
+            cmd.env("TOKCLI_PASSPHRASE_FILE", p);
+        }
+    };
+    let login = |pf: &Path| {
+        no_tty(
+            &home,
+            &["login", &mock.issuer(), "--client-id", CLIENT_ID, "--profile", "p", "--timeout", "30s"],
+            |cmd| {
+                env(cmd, Some(pf));
+                cmd.env("BROWSER", mockas::browser_script());
+            },
+        )
+    };
+    let token = |pf: Option<&Path>| no_tty(&home, &["token", "p"], |cmd| env(cmd, pf));
+
+    // A passphrase shorter than 8 characters makes no store.
+    let r = login(&short);
+    r.code(2);
+    assert!(r.stderr.contains("at least 8 characters"), "{}", r.stderr);
+    assert!(!home.db().exists());
+
+    login(&pass).ok();
+    assert_eq!(meta(&home, "key_source").as_deref(), Some("passphrase"));
+    let at = mock.last_access_token().unwrap();
+    assert_eq!(token(Some(&pass)).ok().stdout, format!("{at}\n"));
+    let key_like: Vec<String> = std::fs::read_dir(home.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("key"))
+        .collect();
+    assert!(key_like.is_empty(), "no key file: {key_like:?}");
+
+    // Wrong, unreadable-by-policy, or absent passphrases: exit 6, nothing printed or changed.
+    let sha = home.sha256_db();
+    let r = token(Some(&wrong));
+    r.code(6);
+    assert!(r.stdout.is_empty() && r.stderr.contains("wrong passphrase"), "{}", r.stderr);
+    chmod(&pass, 0o640);
+    let r = token(Some(&pass));
+    r.code(6);
+    assert!(r.stderr.contains("readable by other users"), "{}", r.stderr);
+    chmod(&pass, 0o600);
+    let r = token(None);
+    r.code(6);
+    assert!(r.stderr.contains("TOKCLI_PASSPHRASE_FILE") && r.stderr.contains("--passphrase-fd"), "{}", r.stderr);
+    assert_eq!(home.sha256_db(), sha);
+
+    // --passphrase-fd, and the terminal (a pty from `script`).
+    let mut sh = home.cmd_for("sh");
+    env(&mut sh, None);
+    let out =
+        sh.arg("-c").arg("exec \"$0\" --passphrase-fd 3 token p 3<\"$1\"").arg(bin()).arg(&pass).output().unwrap();
+    let r = Run::of(&out);
+    assert_eq!(r.ok().stdout, format!("{at}\n"));
+    let mut script = home.cmd_for("script");
+    env(&mut script, None);
+    let cmdline = format!("{} token p", bin().display());
+    let mut child = script
+        .args(["-qec", &cmdline, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    child.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && tty.contains("passphrase of the tokcli store") && tty.contains(&at), "{tty}");
+
+    // The kernel-keyring copy serves a call that has no passphrase, only while caching is on.
+    let cached = |cmd: &mut Command| {
+        env(cmd, None);
+        cmd.env("TOKCLI_KEY_CACHE", "on").env("TOKCLI_KEY_CACHE_TTL", "60");
+    };
+    no_tty(&home, &["token", "p"], |cmd| {
+        cached(cmd);
+        cmd.env("TOKCLI_PASSPHRASE_FILE", &pass);
+    })
+    .ok();
+    assert_eq!(no_tty(&home, &["token", "p"], cached).ok().stdout, format!("{at}\n"));
+    token(None).code(6);
+
+    // A refresh, then a rekey to a new passphrase: the old one stops working.
+    home.expire("p");
+    let r = token(Some(&pass));
+    assert_eq!(r.ok().stdout, format!("{}\n", mock.last_access_token().unwrap()));
+    let r = no_tty(&home, &["rekey"], |cmd| {
+        env(cmd, Some(&pass));
+        cmd.env("TOKCLI_NEW_PASSPHRASE_FILE", &short);
+    });
+    r.code(2);
+    let r = no_tty(&home, &["rekey"], |cmd| {
+        env(cmd, Some(&pass));
+        cmd.env("TOKCLI_NEW_PASSPHRASE_FILE", &newpass);
+    });
+    r.ok();
+    assert!(r.stdout.is_empty(), "a passphrase rekey prints nothing: {}", r.stdout);
+    token(Some(&pass)).code(6);
+    token(Some(&newpass)).ok();
+    // The rekey dropped the cached copy of the old key.
+    assert_eq!(no_tty(&home, &["token", "p"], cached).code, 6);
+    assert!(!token(Some(&newpass)).stderr.contains(&c));
+}
+
+// ---------------------------------------------------------------------------------------------
 // CR-01: a rotated grant whose flush to disk is not confirmed
 
 /// The rotated grant is committed without its own fsync and then flushed by a checkpoint (see
