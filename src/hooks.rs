@@ -6,7 +6,8 @@
 //!   report carries no secret even when secrets are in memory;
 //! - `TOKCLI_TEST_PAUSE_AT=<point>` blocks until the file named by `TOKCLI_TEST_PAUSE_FILE`
 //!   exists, after creating `<that file>.reached`;
-//! - `TOKCLI_TEST_IO_ERROR=<point>` makes an [`io_point`] fail, as a failing fsync would.
+//! - `TOKCLI_TEST_IO_ERROR=<point>` makes an [`io_point`] fail, as a failing fsync would;
+//! - `TOKCLI_TEST_FS_MAGIC=<hex>` stands in for the `statfs` type of the data directory (CC-06).
 //!
 //! Points: `refresh:after_response`, `refresh:before_commit`, `refresh:after_commit`,
 //! `login:before_store`, `revoke:after_response`, `rekey:after_keyring_write`, `rekey:after_commit`;
@@ -56,4 +57,19 @@ pub fn io_point(name: &str) -> std::io::Result<()> {
 #[inline(always)]
 pub fn io_point(_name: &str) -> std::io::Result<()> {
     Ok(())
+}
+
+/// The filesystem type `TOKCLI_TEST_FS_MAGIC` stands in for (CC-06), if set.
+#[cfg(feature = "test-hooks")]
+#[must_use]
+pub fn fs_magic() -> Option<u64> {
+    std::env::var("TOKCLI_TEST_FS_MAGIC").ok().and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+}
+
+/// No stand-in without `test-hooks`.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+#[must_use]
+pub fn fs_magic() -> Option<u64> {
+    None
 }

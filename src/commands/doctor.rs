@@ -375,6 +375,13 @@ pub fn run(ctx: &Ctx, a: &DoctorArgs) -> anyhow::Result<()> {
     let paths = &ctx.settings.paths;
     let mut r = Report::default();
     check_permissions(paths, ctx.settings.open.fix_permissions, &mut r);
+    if let Some(fs) = paths.dir.exists().then(|| crate::store::network_fs(&paths.dir)).flatten() {
+        r.warn(
+            "filesystem",
+            format!("{} is on {fs}: locking is not guaranteed across hosts (CC-06)", paths.dir.display()),
+            Some("use tokcli on this directory from one host at a time, or set TOKCLI_HOME to a local disk".into()),
+        );
+    }
     let insp = inspect(paths);
     check_store(&insp, &mut r);
     let perms_ok = !r.checks.iter().any(|c| c.name == "permissions" && c.level == Level::Fail);

@@ -91,6 +91,14 @@ token (set TOKCLI_ACK_INSECURE=1 to acknowledge and silence this)",
     pub fn store_or_create(&self) -> Result<SqliteStore, Error> {
         let store = SqliteStore::open_or_create(&self.settings.paths, &self.settings.open)?;
         self.warn_if_insecure(&store);
+        if let Some(fs) = store.created_on_network_fs {
+            self.printer.warn(&format!(
+                "{} is on {fs}: the store uses a rollback journal instead of WAL, and locking is not \
+guaranteed across hosts; run tokcli against this directory from one host at a time, or set TOKCLI_HOME \
+to a local disk",
+                self.settings.paths.dir.display()
+            ));
+        }
         Ok(store)
     }
 }

@@ -172,6 +172,52 @@ pub enum Cas {
     Unsynced(String),
 }
 
+/// CC-06: the network or FUSE filesystem the directory is on, by its `statfs` type. SQLite's WAL
+/// needs shared memory on one host ("WAL does not work over a network filesystem", wal.html §1),
+/// and neither SQLite's locks nor `flock` are reliable across hosts there (howtocorrupt.html §2.1).
+#[must_use]
+pub fn network_fs(dir: &Path) -> Option<&'static str> {
+    let magic = match crate::hooks::fs_magic() {
+        Some(m) => m,
+        None => fs_type(dir)?,
+    };
+    fs_name(magic)
+}
+
+#[cfg(target_os = "linux")]
+fn fs_type(dir: &Path) -> Option<u64> {
+    #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+    rustix::fs::statfs(dir).ok().map(|s| s.f_type as u64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn fs_type(_: &Path) -> Option<u64> {
+    None
+}
+
+/// The name of a network or FUSE filesystem type (linux/magic.h), else `None`.
+#[must_use]
+pub fn fs_name(magic: u64) -> Option<&'static str> {
+    match magic & 0xffff_ffff {
+        0x6969 => Some("NFS"),
+        0x517b => Some("SMB"),
+        0xff53_4d42 => Some("CIFS"),
+        0xfe53_4d42 => Some("SMB2"),
+        0x6573_5546 => Some("FUSE"),
+        0x0027_e0eb => Some("CephFS"),
+        0x4750_4653 => Some("GlusterFS"),
+        0x6b41_4653 => Some("AFS"),
+        0x0bd0_0bd0 => Some("Lustre"),
+        _ => None,
+    }
+}
+
+/// The journal mode for a new store: WAL, except on a network filesystem (CC-06).
+#[must_use]
+pub fn journal_mode_for(fs: Option<&str>) -> &'static str {
+    if fs.is_some() { "DELETE" } else { "WAL" }
+}
+
 /// How [`SqliteStore::flush_committed`] put a commit on disk.
 #[derive(Debug, PartialEq, Eq)]
 enum Flushed {
@@ -272,6 +318,8 @@ pub struct SqliteStore {
     key_check: Vec<u8>,
     requested_source: Option<KeySource>,
     cipher: OnceCell<Cipher>,
+    /// Set when this handle created the store on a network filesystem (CC-06).
+    pub created_on_network_fs: Option<&'static str>,
 }
 
 impl SqliteStore {
@@ -515,6 +563,7 @@ impl SqliteStore {
             key_check,
             requested_source: opts.key_source.clone(),
             cipher: OnceCell::new(),
+            created_on_network_fs: None,
         }))
     }
 
@@ -549,10 +598,12 @@ impl SqliteStore {
                     .hint("check that the tokcli data directory is writable")
             })?;
         }
+        let fs = network_fs(&paths.dir);
+        let journal = journal_mode_for(fs);
         let built = (|| -> rusqlite::Result<()> {
             let conn = Connection::open(&tmp)?;
             conn.execute_batch(&format!(
-                "PRAGMA application_id={APPLICATION_ID}; PRAGMA journal_mode=WAL; BEGIN; {SCHEMA_V1} PRAGMA user_version={SCHEMA_VERSION};"
+                "PRAGMA application_id={APPLICATION_ID}; PRAGMA journal_mode={journal}; BEGIN; {SCHEMA_V1} PRAGMA user_version={SCHEMA_VERSION};"
             ))?;
             let put = "INSERT INTO meta(key, value) VALUES (?1, ?2)";
             conn.execute(put, params!["store_id", store_id.as_bytes()])?;
@@ -573,9 +624,10 @@ impl SqliteStore {
             source.discard(&store_id);
             Error::store(format!("cannot create {}: {e}", paths.db.display()))
         })?;
-        let store = Self::open_existing(paths, opts)?
+        let mut store = Self::open_existing(paths, opts)?
             .ok_or_else(|| Error::internal("the store vanished right after it was created"))?;
         let _ = store.cipher.set(cipher);
+        store.created_on_network_fs = fs;
         Ok(store)
     }
 
@@ -1020,6 +1072,20 @@ mod tests {
         assert_eq!(s.commit_refresh(&p, &grant("at2", Some("rt2"))).unwrap(), Cas::Written);
         assert_eq!(sync(&s), 2);
         assert_eq!(in_db_file(), 3, "the rotated grant reached the database file");
+    }
+
+    /// CC-06: network and FUSE filesystems by their statfs type, and the journal mode they get.
+    #[test]
+    fn cc_06_network_filesystems_get_a_rollback_journal() {
+        assert_eq!(fs_name(0x6969), Some("NFS"));
+        assert_eq!(fs_name(0xff53_4d42), Some("CIFS"));
+        assert_eq!(fs_name(0x6573_5546), Some("FUSE"));
+        assert_eq!(fs_name(0xef53), None, "ext4");
+        assert_eq!(fs_name(0x0102_1994), None, "tmpfs");
+        assert_eq!(journal_mode_for(fs_name(0x6969)), "DELETE");
+        assert_eq!(journal_mode_for(fs_name(0xef53)), "WAL");
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(network_fs(dir.path()), None, "the test's temporary directory is local");
     }
 
     #[test]

@@ -1929,6 +1929,51 @@ fn km_04_passphrase_key_source_round_trips() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// CC-06: a home on a network filesystem
+
+/// On NFS (the hooks binary stands in the `statfs` type), a new store uses a rollback journal,
+/// not WAL, and says why on stderr; login, token and a refresh (whose commit is then flushed with
+/// the database file's fsync) work; `doctor` warns. A local home keeps WAL.
+#[test]
+fn cc_06_a_store_on_nfs_uses_a_rollback_journal_and_warns() {
+    let mock = MockAs::start();
+    let home = Home::new();
+    let nfs = |cmd: &mut Command| {
+        cmd.env("TOKCLI_TEST_FS_MAGIC", "6969");
+    };
+    let r = hooks_run(
+        &home,
+        &["login", &mock.issuer(), "--client-id", CLIENT_ID, "--profile", "p", "--timeout", "30s"],
+        |cmd| {
+            nfs(cmd);
+            cmd.env("BROWSER", mockas::browser_script());
+        },
+    );
+    r.ok();
+    assert!(r.stderr.contains("is on NFS") && r.stderr.contains("rollback journal"), "{}", r.stderr);
+    let mode = |home: &Home| {
+        rusqlite::Connection::open(home.db())
+            .unwrap()
+            .query_row("PRAGMA journal_mode", [], |row| row.get::<_, String>(0))
+            .unwrap()
+    };
+    assert_eq!(mode(&home), "delete");
+    assert!(!with_suffix(&home.db(), "-wal").exists(), "no WAL file");
+    let at = mock.last_access_token().unwrap();
+    assert_eq!(hooks_run(&home, &["token", "p"], nfs).ok().stdout, format!("{at}\n"));
+    home.expire("p");
+    let r = hooks_run(&home, &["token", "p"], nfs);
+    assert_eq!(r.ok().stdout, format!("{}\n", mock.last_access_token().unwrap()));
+    assert_eq!(hooks_run(&home, &["token", "p"], nfs).ok().stdout, r.stdout, "the rotated grant was kept");
+    let d = hooks_run(&home, &["doctor"], nfs);
+    assert!(d.stdout.contains("filesystem") && d.stdout.contains("NFS"), "{}", d.stdout);
+
+    let local = Home::new();
+    mockas::login(&local, &mock, "p");
+    assert_eq!(mode(&local), "wal");
+}
+
+// ---------------------------------------------------------------------------------------------
 // CR-01: a rotated grant whose flush to disk is not confirmed
 
 /// The rotated grant is committed without its own fsync and then flushed by a checkpoint (see
