@@ -526,17 +526,23 @@ mod tests {
         out
     }
 
-    #[test]
-    fn localhost_redirect_with_custom_path() {
-        let l = bind_at(&[], "localhost", "/auth/cb").unwrap();
-        assert!(l.redirect_uri.starts_with("http://localhost:") && l.redirect_uri.ends_with("/auth/cb"));
-        let port: u16 = l.host.rsplit(':').next().unwrap().parse().unwrap();
-        let st = secret("S");
+    /// Binds a `localhost` listener on `path` and waits on another thread for the callback with
+    /// state `S`: the redirect URI, the port, and the code it will return.
+    fn wait_on_localhost(path: &str) -> (String, u16, std::thread::JoinHandle<Result<String, Error>>) {
+        let l = bind_at(&[], "localhost", path).unwrap();
+        let (redirect, port) = (l.redirect_uri.clone(), l.host.rsplit(':').next().unwrap().parse().unwrap());
         let h = std::thread::spawn(move || {
-            let st = st;
+            let st = secret("S");
             let e = Expect { state: &st, issuer: None, iss_required: false };
             l.wait(&e, Instant::now() + Duration::from_secs(10), |_| {}).map(|c| c.expose_secret().to_owned())
         });
+        (redirect, port, h)
+    }
+
+    #[test]
+    fn localhost_redirect_with_custom_path() {
+        let (redirect, port, h) = wait_on_localhost("/auth/cb");
+        assert!(redirect.starts_with("http://localhost:") && redirect.ends_with("/auth/cb"));
         let host = format!("localhost:{port}");
         assert!(raw_get(port, &host, "/callback?code=c&state=S").starts_with("HTTP/1.1 404"));
         assert!(raw_get(port, &format!("127.0.0.1:{port}"), "/auth/cb?code=c&state=S").starts_with("HTTP/1.1 400"));
@@ -549,14 +555,7 @@ mod tests {
     /// both are closed once the callback came (LB-08).
     #[test]
     fn lb_06_localhost_is_served_on_both_loopback_addresses() {
-        let l = bind_at(&[], "localhost", "/callback").unwrap();
-        let port: u16 = l.host.rsplit(':').next().unwrap().parse().unwrap();
-        let st = secret("S");
-        let h = std::thread::spawn(move || {
-            let st = st;
-            let e = Expect { state: &st, issuer: None, iss_required: false };
-            l.wait(&e, Instant::now() + Duration::from_secs(10), |_| {}).map(|c| c.expose_secret().to_owned())
-        });
+        let (_, port, h) = wait_on_localhost("/callback");
         let host = format!("localhost:{port}");
         for ip in ["127.0.0.1", "::1"] {
             assert!(raw_get_at(ip, port, &host, "/callback?code=c&state=wrong").starts_with("HTTP/1.1 400"), "{ip}");
