@@ -737,11 +737,22 @@ impl SqliteStore {
         let ckpt = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         });
-        let (file, how) = match ckpt {
-            Ok((0, log, done)) if log >= 0 && log == done => return Ok(Flushed::Checkpointed),
-            // Not in WAL mode: the commit went to the database file itself.
-            Ok((_, -1, _)) => (self.paths.db.clone(), Flushed::DatabaseSynced),
-            _ => (wal_file(&self.paths.db), Flushed::WalSynced),
+        if let Ok((0, log, done)) = ckpt
+            && log >= 0
+            && log == done
+        {
+            return Ok(Flushed::Checkpointed);
+        }
+        // Not confirmed (busy, pinned, failed, or not in WAL mode; a busy checkpoint also reports
+        // -1 frames): fsync the file the commit went to, by the journal mode in force.
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let (file, how) = if mode.eq_ignore_ascii_case("wal") {
+            (wal_file(&self.paths.db), Flushed::WalSynced)
+        } else {
+            (self.paths.db.clone(), Flushed::DatabaseSynced)
         };
         std::fs::File::open(file)?.sync_all()?;
         Ok(how)
@@ -1066,12 +1077,40 @@ mod tests {
         update(&s);
         assert_eq!(s.flush_committed().unwrap(), Flushed::WalSynced);
         assert_eq!(in_db_file(), 1, "still only in the WAL, which was fsynced");
+        // Another checkpointer holds the checkpoint lock (a RESTART waiting for that reader): the
+        // PASSIVE checkpoint is busy and reports -1 frames, and the WAL is still what gets synced.
+        update(&s);
+        let db = s.paths().db.clone();
+        let restart = std::thread::spawn(move || {
+            let c = Connection::open(db).unwrap();
+            c.busy_timeout(Duration::from_secs(5)).unwrap();
+            c.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)).unwrap()
+        });
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        let busy = loop {
+            let r: (i64, i64) =
+                s.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+            if r.0 == 1 || std::time::Instant::now() > until {
+                break r;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(busy, (1, -1), "the RESTART holds the checkpoint lock");
+        assert_eq!(s.flush_committed().unwrap(), Flushed::WalSynced);
         reader.execute_batch("COMMIT").unwrap();
+        drop(reader);
+        assert_eq!(restart.join().unwrap(), 0, "the RESTART completed once the reader left");
 
         let p = s.get(&name).unwrap().unwrap();
         assert_eq!(s.commit_refresh(&p, &grant("at2", Some("rt2"))).unwrap(), Cas::Written);
         assert_eq!(sync(&s), 2);
-        assert_eq!(in_db_file(), 3, "the rotated grant reached the database file");
+        assert_eq!(in_db_file(), 4, "the rotated grant reached the database file");
+
+        // A store in rollback-journal mode (CC-06) has no WAL: the database file is fsynced.
+        s.conn.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(())).unwrap();
+        update(&s);
+        assert_eq!(s.flush_committed().unwrap(), Flushed::DatabaseSynced);
+        assert_eq!(in_db_file(), 5);
     }
 
     /// CC-06: network and FUSE filesystems by their statfs type, and the journal mode they get.
