@@ -1888,10 +1888,24 @@ fn km_04_passphrase_key_source_round_trips() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("script (util-linux)");
+    // Type the passphrase once the prompt is shown, as a person would (input sent earlier would
+    // be echoed by the terminal before tokcli turns echo off).
+    let mut out = child.stdout.take().unwrap();
+    let mut tty = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&tty).contains("passphrase of the tokcli store") {
+        let n = std::io::Read::read(&mut out, &mut buf).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&tty));
+        tty.extend_from_slice(&buf[..n]);
+    }
+    // rpassword turns echo off right after printing the prompt; give it that moment.
+    std::thread::sleep(Duration::from_millis(300));
     child.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    let tty = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && tty.contains("passphrase of the tokcli store") && tty.contains(&at), "{tty}");
+    std::io::Read::read_to_end(&mut out, &mut tty).unwrap();
+    let status = child.wait().unwrap();
+    let tty = String::from_utf8_lossy(&tty);
+    assert!(status.success() && tty.contains(&at), "{tty}");
+    assert!(!tty.contains("correct horse"), "the terminal must not echo the passphrase: {tty}");
 
     // The kernel-keyring copy serves a call that has no passphrase, only while caching is on.
     let cached = |cmd: &mut Command| {
@@ -1925,7 +1939,14 @@ fn km_04_passphrase_key_source_round_trips() {
     token(Some(&newpass)).ok();
     // The rekey dropped the cached copy of the old key.
     assert_eq!(no_tty(&home, &["token", "p"], cached).code, 6);
-    assert!(!token(Some(&newpass)).stderr.contains(&c));
+    let r = token(Some(&newpass));
+    assert!(!r.stderr.contains(&c) && !r.stderr.contains("passphrase staple"), "{}", r.stderr);
+    // Neither passphrase is written anywhere in the home.
+    assert_no_files_with(
+        &[home.path()],
+        &["correct horse battery staple", "a new and longer passphrase"],
+        "passphrase",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
