@@ -211,14 +211,15 @@ impl Http {
             let retry_after =
                 header(reqwest::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, SystemTime::now()));
             let location = header(reqwest::header::LOCATION);
-            let mut body = Zeroizing::new(Vec::with_capacity(4096));
+            let expected = resp.content_length().unwrap_or(0).min(MAX_BODY);
+            let mut body = Zeroizing::new(Vec::with_capacity(usize::try_from(expected).unwrap_or(0).max(4096)));
             loop {
                 match resp.chunk().await {
                     Ok(Some(c)) => {
                         if (body.len() + c.len()) as u64 > MAX_BODY {
                             return Err(SendError::TooLarge);
                         }
-                        body.extend_from_slice(&c);
+                        append(&mut body, &c);
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -230,6 +231,18 @@ impl Http {
             Ok(Response { status, content_type, body, retry_after, location })
         })
     }
+}
+
+/// Appends to a body that may hold tokens. A growing `Vec` would free its old buffer with the
+/// bytes still in it, so a full one moves into a larger `Zeroizing` buffer and the old one is
+/// wiped when dropped (PH-04).
+fn append(body: &mut Zeroizing<Vec<u8>>, chunk: &[u8]) {
+    if body.capacity() - body.len() < chunk.len() {
+        let mut bigger = Zeroizing::new(Vec::with_capacity((body.len() + chunk.len()).max(body.capacity() * 2)));
+        bigger.extend_from_slice(body);
+        *body = bigger;
+    }
+    body.extend_from_slice(chunk);
 }
 
 fn with_auth(req: reqwest::RequestBuilder, auth: &Auth<'_>) -> reqwest::RequestBuilder {
@@ -287,6 +300,19 @@ mod tests {
         assert!(check_url("issuer", "http://example.com").is_err());
         assert!(check_url("issuer", "http://127.0.0.1.evil.com").is_err());
         assert!(check_url("issuer", "ftp://x").is_err());
+    }
+
+    #[test]
+    fn append_grows_into_a_new_buffer() {
+        let mut body = Zeroizing::new(Vec::with_capacity(4));
+        append(&mut body, b"abc");
+        let first = body.as_ptr();
+        append(&mut body, b"defgh");
+        assert_eq!(&body[..], b"abcdefgh");
+        assert!(body.capacity() >= 8);
+        assert_ne!(body.as_ptr(), first, "moved to a larger buffer");
+        append(&mut body, b"");
+        assert_eq!(body.len(), 8);
     }
 
     #[test]
