@@ -73,9 +73,14 @@ impl Ctx {
     }
 
     /// KM-04 (d): a store whose key is a plaintext file says so on every use, unless
-    /// `TOKCLI_ACK_INSECURE=1`; `-q` does not silence it.
+    /// `TOKCLI_ACK_INSECURE=1`; `-q` does not silence it. Once per run, however many workers open
+    /// the store.
     fn warn_if_insecure(&self, store: &SqliteStore) {
-        if store.key_is_insecure() && std::env::var("TOKCLI_ACK_INSECURE").map_or(true, |v| v != "1") {
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if store.key_is_insecure()
+            && std::env::var("TOKCLI_ACK_INSECURE").map_or(true, |v| v != "1")
+            && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
             self.printer.warn_always(&format!(
                 "INSECURE: the store key is a plaintext file ({}); anyone who can read it can decrypt every \
 token (set TOKCLI_ACK_INSECURE=1 to acknowledge and silence this)",

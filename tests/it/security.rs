@@ -1771,10 +1771,20 @@ fn km_04_insecure_plaintext_key_is_explicit_and_flagged_on_every_use() {
     assert_eq!(v[0]["insecure_key"], false, "an env-key store is not flagged");
     assert!(!other.run(&["list"]).stdout.contains("INSECURE"));
 
-    // A refresh and a rekey keep working through the file.
+    // A refresh and a rekey keep working through the file. `refresh --jobs` opens the store once
+    // per worker but warns once.
     home.expire("p");
     let r = run(&["token", "p"]);
     assert_eq!(r.ok().stdout, format!("{}\n", mock.last_access_token().unwrap()));
+    home.run_with(&["login", &mock.issuer(), "--client-id", CLIENT_ID, "--profile", "q", "--timeout", "30s"], |cmd| {
+        plain(cmd);
+        cmd.env("BROWSER", mockas::browser_script());
+    })
+    .ok();
+    let r = run(&["refresh", "--all", "--jobs", "4"]);
+    r.ok();
+    assert!(r.stderr.contains("2 refreshed"), "{}", r.stderr);
+    assert_eq!(r.stderr.matches("INSECURE:").count(), 1, "{}", r.stderr);
     run(&["rekey"]).ok();
     assert_ne!(std::fs::read_to_string(&keyfile).unwrap(), hexkey, "rekey replaced the key file");
     assert_eq!(mode(&keyfile), 0o600);
