@@ -123,8 +123,7 @@ fn refresh_locked(
     }
     let interrupted = p.refresh_started_at.map(|t| (t, p.refresh_owner.unwrap_or(0)));
     // CR-02: prove the store is writable before a refresh token is spent.
-    let preflight = store.begin_refresh(&p);
-    if let Err(e) = preflight {
+    if let Err(e) = store.begin_refresh(&p) {
         return stale_or(ctx, store, p, pol, e);
     }
     ctx.printer.debug(3, "pre-flight write committed (CR-02)");

@@ -295,11 +295,13 @@ pub fn run(ctx: &Ctx, a: &LoginArgs) -> anyhow::Result<()> {
         ))
     })?;
     let mut target = resolve_provider(ctx, &arg, &layers, &settings.values.params, false, deadline)?;
-    if target.cached_issuer.is_some() && check_issuer_unique(ctx, &name, &target.spec).is_err() {
+    let mut unique = check_issuer_unique(ctx, &name, &target.spec);
+    if unique.is_err() && target.cached_issuer.is_some() {
         // The clash may come from a stale cached metadata document: fetch it again first.
         target = resolve_provider(ctx, &arg, &layers, &settings.values.params, true, deadline)?;
+        unique = check_issuer_unique(ctx, &name, &target.spec);
     }
-    check_issuer_unique(ctx, &name, &target.spec)?;
+    unique?;
     let mut flow = match flag {
         Some(Flow::RefreshToken) => Flow::RefreshToken,
         _ => settings.values.flow.map_or(Flow::Browser, Flow::from_kind),

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use ring::signature::{ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde_json::Value;
 
-use super::http::{Http, SendError, check_url};
+use super::http::{Http, check_url};
 use crate::error::{Error, sanitize_provider_text};
 
 /// Why a signature was not accepted.
@@ -116,11 +116,7 @@ pub fn verify(jwt: &str, jwks: &Value) -> Result<(), Rejected> {
 pub fn fetch(http: &Http, jwks_uri: &str, deadline: Instant) -> Result<Value, Error> {
     let url = check_url("jwks_uri", jwks_uri)?;
     let resp = http.get(&url, deadline).map_err(|e| {
-        let why = match e {
-            SendError::NotSent(m) | SendError::MaybeSent(m) => m,
-            SendError::TooLarge => String::from("the response is larger than 1 MiB"),
-        };
-        Error::unavailable(format!("cannot fetch the issuer's signing keys from {url}: {why}"))
+        Error::unavailable(format!("cannot fetch the issuer's signing keys from {url}: {}", e.describe()))
             .hint("check the network and try again; the login stored nothing")
     })?;
     let jwks: Value = (resp.status == 200)

@@ -3,9 +3,9 @@
 //! `keyring` (the OS keyring: Secret Service, Keychain, Credential Manager), `env`
 //! (`TOKCLI_STORE_KEY`), `file:PATH`, `passphrase` (KM-04 c: Argon2id from a passphrase), and
 //! `insecure-plaintext` (KM-04 d: a key file next to the database, chosen explicitly and flagged
-//! on every use). The source is pinned in the store's meta
-//! table by the caller; this module never falls back from one source to another. Every keyring call runs with
-//! a timeout, transient D-Bus failures are retried, and each failure class gets its own message.
+//! on every use). The source is pinned in the store's meta table by the caller; this module never
+//! falls back from one source to another. Every keyring call runs with a timeout, transient D-Bus
+//! failures are retried, and each failure class gets its own message.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -45,7 +45,8 @@ pub const PLAINTEXT_KEY_FILE: &str = "store.key";
 pub const INSECURE_PLAINTEXT: &str = "insecure-plaintext";
 
 impl KeySource {
-    /// Parses `keyring`, `env`, `file:PATH` or `insecure-plaintext` (whose file is in `data_dir`).
+    /// Parses `keyring`, `env`, `file:PATH`, `passphrase` or `insecure-plaintext` (whose file is
+    /// in `data_dir`).
     ///
     /// # Errors
     /// A usage error listing the accepted values.
@@ -540,7 +541,7 @@ or pass --passphrase-fd N";
             }
             kernel_cache::forget_named(&cache_name(store_id));
         }
-        let pass = read(fd, "passphrase of the tokcli store")?;
+        let pass = read(fd, "TOKCLI_PASSPHRASE_FILE", "passphrase of the tokcli store", false)?;
         let k = derive(&pass, store_id)?;
         if want.is_some_and(|w| key_id(&k) == w) {
             kernel_cache::put_named(&cache_name(store_id), &k);
@@ -555,8 +556,8 @@ or pass --passphrase-fd N";
     /// Exit 6 when none can be read; exit 2 when it is too short or the two entries differ.
     pub fn choose(store_id: &str, purpose: Purpose) -> Result<StoreKey, Error> {
         let pass = match purpose {
-            Purpose::Create(fd) => read_new(fd, std::env::var_os("TOKCLI_PASSPHRASE_FILE"), "passphrase")?,
-            Purpose::Rekey => read_new(None, std::env::var_os("TOKCLI_NEW_PASSPHRASE_FILE"), "new passphrase")?,
+            Purpose::Create(fd) => read(fd, "TOKCLI_PASSPHRASE_FILE", "passphrase for the store", true)?,
+            Purpose::Rekey => read(None, "TOKCLI_NEW_PASSPHRASE_FILE", "new passphrase for the store", true)?,
         };
         if pass.chars().count() < MIN_CHARS {
             return Err(Error::usage(format!("the passphrase must have at least {MIN_CHARS} characters"))
@@ -573,26 +574,17 @@ or pass --passphrase-fd N";
         *DERIVED.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
-    fn read(fd: Option<i32>, what: &str) -> Result<Zeroizing<String>, Error> {
+    /// The passphrase from the descriptor, else from the file named by the environment variable
+    /// `var`, else from the terminal (asked twice when `twice`).
+    fn read(fd: Option<i32>, var: &str, what: &str, twice: bool) -> Result<Zeroizing<String>, Error> {
         if let Some(fd) = fd {
             return from_file(std::path::Path::new(&format!("/dev/fd/{fd}")), &format!("--passphrase-fd {fd}"), false);
         }
-        if let Some(path) = std::env::var_os("TOKCLI_PASSPHRASE_FILE") {
-            return from_file(std::path::Path::new(&path), "TOKCLI_PASSPHRASE_FILE", true);
+        if let Some(path) = std::env::var_os(var) {
+            return from_file(std::path::Path::new(&path), var, true);
         }
-        prompt(&format!("tokcli: {what}: "))
-    }
-
-    fn read_new(fd: Option<i32>, file: Option<std::ffi::OsString>, what: &str) -> Result<Zeroizing<String>, Error> {
-        if let Some(fd) = fd {
-            return from_file(std::path::Path::new(&format!("/dev/fd/{fd}")), &format!("--passphrase-fd {fd}"), false);
-        }
-        if let Some(path) = file {
-            return from_file(std::path::Path::new(&path), "the passphrase file", true);
-        }
-        let first = prompt(&format!("tokcli: {what} for the store: "))?;
-        let again = prompt(&format!("tokcli: {what} again: "))?;
-        if first != again {
+        let first = prompt(&format!("tokcli: {what}: "))?;
+        if twice && *first != *prompt(&format!("tokcli: {what} again: "))? {
             return Err(Error::usage("the two passphrases differ").hint("nothing was changed; try again"));
         }
         Ok(first)

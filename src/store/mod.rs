@@ -707,11 +707,6 @@ impl SqliteStore {
         tx.rollback().map_err(|e| sql_err(&e))
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction (CC-04); rolled back unless it succeeds.
-    ///
-    /// Writers in one process (the `refresh --jobs` threads) queue on a mutex first: SQLite's busy
-    /// handler waits by sleeping 1, 2, 5, 10… ms, which wastes most of a batch's time when the
-    /// contention is local. Other processes still meet the busy timeout as usual.
     /// Runs `f` with `synchronous=NORMAL`: in WAL mode a commit then skips its fsync (a process
     /// crash cannot lose it; a power cut can). The connection is back at FULL (CR-01) afterwards.
     fn without_commit_fsync<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
@@ -731,7 +726,8 @@ impl SqliteStore {
     /// connection would otherwise do, so the grant costs one fsync fewer than a FULL commit
     /// followed by that checkpoint. When the checkpoint cannot complete (another connection
     /// still reads an older snapshot, or is checkpointing itself), the WAL file is fsynced
-    /// directly, which is what a FULL commit does.
+    /// directly, which is what a FULL commit does; a store not in WAL mode (CC-06) gets its
+    /// database file fsynced.
     fn flush_committed(&self) -> std::io::Result<Flushed> {
         crate::hooks::io_point("store:flush")?;
         let ckpt = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
@@ -758,6 +754,11 @@ impl SqliteStore {
         Ok(how)
     }
 
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction (CC-04); rolled back unless it succeeds.
+    ///
+    /// Writers in one process (the `refresh --jobs` threads) queue on a mutex first: SQLite's busy
+    /// handler waits by sleeping 1, 2, 5, 10… ms, which wastes most of a batch's time when the
+    /// contention is local. Other processes still meet the busy timeout as usual.
     fn immediate<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
         static LOCAL_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _gate = LOCAL_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
